@@ -1,0 +1,3 @@
+"""Skydock: a data-proximate science platform for astronomy."""
+
+__version__ = "0.1.0"

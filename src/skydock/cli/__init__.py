@@ -1,0 +1,34 @@
+"""The ``skydock`` command: ``skydock <noun> <verb>``."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from skydock.errors import SkydockError
+
+app = typer.Typer(
+    name="skydock",
+    help="Skydock: survey catalogs through SQL and ADQL, next to the data.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+def _register() -> None:
+    from skydock.cli import catalog, demo, query, serve
+
+    app.add_typer(catalog.app, name="catalog")
+    app.add_typer(demo.app, name="demo")
+    app.command("query")(query.query)
+    app.command("serve")(serve.serve)
+
+
+def main() -> None:
+    _register()
+    try:
+        app()
+    except SkydockError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        sys.exit(2)
