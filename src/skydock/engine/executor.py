@@ -1,0 +1,260 @@
+"""Runs validated queries on DuckDB and hands back Arrow record batches.
+
+One long-lived in-memory DuckDB database per executor: every catalog's serving file is
+attached read-only and exposed as the view ``<schema>.<table>``, the spatial helper
+functions are registered, and then the configuration is locked with external access off.
+Each query runs on its own cursor (a connection to that same database), so several
+queries can run at once and one can be interrupted without disturbing the others.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import duckdb
+import pyarrow as pa
+
+from skydock.engine import spatial
+from skydock.engine.catalog import SERVING_TABLE, CatalogStore, ColumnMeta, TableMeta
+from skydock.engine.sql import Translation, translate
+from skydock.errors import QueryExecutionError, QueryTimeoutError
+
+Language = Literal["sql", "adql"]
+BATCH_ROWS = 65_536
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one query may use. ``max_rows=None`` means no row cap."""
+
+    timeout_s: float = 600.0
+    max_rows: int | None = None
+    memory_limit: str = "4GB"
+    threads: int | None = None
+    temp_directory: Path | None = None
+
+
+@dataclass
+class QueryResult:
+    """A running query: its schema now, its rows as they are fetched.
+
+    ``overflow`` becomes true once the row cap cut the result short; it is final after
+    the batches have been consumed.
+    """
+
+    schema: pa.Schema
+    columns: list[ColumnMeta | None]
+    translation: Translation
+    max_rows: int | None
+    _reader: pa.RecordBatchReader
+    _cursor: duckdb.DuckDBPyConnection
+    _timer: threading.Timer | None
+    _deadline: float
+    overflow: bool = False
+    rows: int = 0
+    _closed: bool = field(default=False, repr=False)
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        try:
+            while True:
+                try:
+                    batch = self._reader.read_next_batch()
+                except StopIteration:
+                    return
+                if self.max_rows is not None and self.rows + batch.num_rows > self.max_rows:
+                    keep = self.max_rows - self.rows
+                    self.overflow = True
+                    if keep > 0:
+                        self.rows += keep
+                        yield batch.slice(0, keep)
+                    return
+                self.rows += batch.num_rows
+                yield batch
+        except duckdb.InterruptException as exc:
+            raise self._timeout_error() from exc
+        except duckdb.Error as exc:
+            raise QueryExecutionError(_clean_message(exc)) from exc
+        finally:
+            self.close()
+
+    def to_table(self) -> pa.Table:
+        return pa.Table.from_batches(list(self.batches()), schema=self.schema)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+        with contextlib.suppress(duckdb.Error):
+            self._cursor.close()
+
+    def _timeout_error(self) -> QueryTimeoutError:
+        return QueryTimeoutError(
+            f"the query ran longer than its limit of {self._deadline:g} s and was stopped; "
+            "add a spatial constraint or a tighter cut, or submit it as an async job"
+        )
+
+    def __enter__(self) -> QueryResult:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class DuckDBExecutor:
+    """The catalogs of one data directory, queryable with SQL or ADQL."""
+
+    def __init__(self, store: CatalogStore, limits: Limits | None = None) -> None:
+        self.store = store
+        self.limits = limits or Limits()
+        self._lock = threading.Lock()
+        self._generation: str | None = None
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._tables: list[TableMeta] = []
+
+    def tables(self) -> list[TableMeta]:
+        self._connection()
+        return list(self._tables)
+
+    def translate(self, text: str, language: Language = "sql") -> Translation:
+        self._connection()
+        return translate(text, language, self._tables)
+
+    def execute(
+        self,
+        text: str,
+        language: Language = "sql",
+        *,
+        max_rows: int | None = None,
+        timeout_s: float | None = None,
+    ) -> QueryResult:
+        """Validate, translate and start the query; rows are fetched as batches are read."""
+        con = self._connection()
+        translation = translate(text, language, self._tables)
+        return self.run(translation, con, max_rows=max_rows, timeout_s=timeout_s)
+
+    def run(
+        self,
+        translation: Translation,
+        con: duckdb.DuckDBPyConnection | None = None,
+        *,
+        max_rows: int | None = None,
+        timeout_s: float | None = None,
+    ) -> QueryResult:
+        base = con or self._connection()
+        cursor = base.cursor()
+        limit = timeout_s if timeout_s is not None else self.limits.timeout_s
+        cap = max_rows if max_rows is not None else self.limits.max_rows
+        timer = threading.Timer(limit, cursor.interrupt)
+        timer.daemon = True
+        timer.start()
+        try:
+            reader = cursor.execute(translation.sql).fetch_record_batch(BATCH_ROWS)
+        except duckdb.InterruptException as exc:
+            timer.cancel()
+            cursor.close()
+            raise QueryTimeoutError(
+                f"the query ran longer than its limit of {limit:g} s and was stopped; "
+                "add a spatial constraint or a tighter cut, or submit it as an async job"
+            ) from exc
+        except duckdb.Error as exc:
+            timer.cancel()
+            cursor.close()
+            raise QueryExecutionError(_clean_message(exc)) from exc
+        schema = _rename(reader.schema, translation.names)
+        reader = _RenamingReader(reader, schema)
+        columns = list(translation.columns)
+        columns += [None] * (len(schema) - len(columns))
+        return QueryResult(
+            schema=schema,
+            columns=columns,
+            translation=translation,
+            max_rows=cap,
+            _reader=reader,  # type: ignore[arg-type]
+            _cursor=cursor,
+            _timer=timer,
+            _deadline=limit,
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            if self._con is not None:
+                self._con.close()
+                self._con = None
+                self._generation = None
+
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        generation = self.store.generation()
+        with self._lock:
+            if self._con is None or generation != self._generation:
+                # The old connection is left for its running cursors and collected later.
+                self._con, self._tables = self._open()
+                self._generation = generation
+            return self._con
+
+    def _open(self) -> tuple[duckdb.DuckDBPyConnection, list[TableMeta]]:
+        con = duckdb.connect(":memory:")
+        tables = self.store.list()
+        schemas: set[str] = set()
+        for index, meta in enumerate(tables):
+            alias = f"catalog_{index}"
+            con.execute(f"ATTACH {_literal(str(meta.serving_path))} AS {alias} (READ_ONLY)")
+            if meta.schema not in schemas:
+                con.execute(f'CREATE SCHEMA "{meta.schema}"')
+                schemas.add(meta.schema)
+            con.execute(
+                f'CREATE VIEW "{meta.schema}"."{meta.name}" AS '
+                f"SELECT * FROM {alias}.main.{SERVING_TABLE}"
+            )
+        spatial.register_udfs(con)
+        limits = self.limits
+        con.execute(f"SET memory_limit = {_literal(limits.memory_limit)}")
+        if limits.threads:
+            con.execute(f"SET threads = {int(limits.threads)}")
+        allowed = [str(self.store.root.resolve())]
+        if limits.temp_directory is not None:
+            limits.temp_directory.mkdir(parents=True, exist_ok=True)
+            con.execute(f"SET temp_directory = {_literal(str(limits.temp_directory))}")
+            allowed.append(str(limits.temp_directory.resolve()))
+        con.execute("SET autoinstall_known_extensions = false")
+        con.execute("SET autoload_known_extensions = false")
+        con.execute(f"SET allowed_directories = [{', '.join(_literal(a) for a in allowed)}]")
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+        return con, tables
+
+
+class _RenamingReader:
+    """Gives DuckDB's batches the PostgreSQL-style names the translator chose."""
+
+    def __init__(self, reader: pa.RecordBatchReader, schema: pa.Schema) -> None:
+        self._reader = reader
+        self.schema = schema
+
+    def read_next_batch(self) -> pa.RecordBatch:
+        batch = self._reader.read_next_batch()
+        return pa.RecordBatch.from_arrays(batch.columns, schema=self.schema)
+
+
+def _rename(schema: pa.Schema, names: Sequence[str]) -> pa.Schema:
+    if len(names) != len(schema):
+        return schema
+    return pa.schema(
+        [pa.field(n, f.type, f.nullable, f.metadata) for n, f in zip(names, schema, strict=True)]
+    )
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _clean_message(exc: duckdb.Error) -> str:
+    """DuckDB's message without internal names a user never wrote."""
+    text = str(exc).strip().split("\n\nLINE")[0]
+    return f"the query failed while running: {text}"

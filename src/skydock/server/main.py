@@ -1,0 +1,54 @@
+"""``create_app(config)``: the Skydock web application."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from skydock import __version__
+from skydock.errors import SkydockError
+from skydock.server.config import Config
+from skydock.server.factory import Factory
+from skydock.server.handlers import query
+
+
+def create_app(config: Config | None = None) -> FastAPI:
+    config = config or Config()
+    factory = Factory(config)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        factory.close()
+
+    app = FastAPI(
+        title="Skydock",
+        version=__version__,
+        description="Survey catalogs through SQL and ADQL, next to the data.",
+        lifespan=lifespan,
+    )
+    app.state.factory = factory
+    app.include_router(query.router)
+
+    @app.exception_handler(SkydockError)
+    async def skydock_error(request: Request, exc: SkydockError) -> JSONResponse:
+        return JSONResponse({"error": exc.code, "message": exc.message}, status_code=exc.status)
+
+    @app.middleware("http")
+    async def server_header(request: Request, call_next):  # type: ignore[no-untyped-def]
+        response = await call_next(request)
+        response.headers["Server"] = f"Skydock/{__version__}"
+        return response
+
+    @app.get("/", summary="Where to go", include_in_schema=False)
+    def index() -> dict[str, object]:
+        return {
+            "service": "Skydock",
+            "version": __version__,
+            "links": {"docs": "/docs", "tables": "/api/tables", "query": "/api/query?q=..."},
+        }
+
+    return app

@@ -1,0 +1,110 @@
+"""The executor: sandbox, limits and catalog changes, on a real DuckDB."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from astropy import units as u
+from astropy.coordinates import SkyCoord
+
+from skydock.engine.catalog import CatalogStore
+from skydock.engine.executor import DuckDBExecutor, Limits
+from skydock.engine.sql import Translation
+from skydock.errors import QueryExecutionError, QueryTimeoutError
+from tests.conftest import make_points
+
+
+@pytest.fixture
+def executor(catalog_dir: Path) -> DuckDBExecutor:
+    ex = DuckDBExecutor(CatalogStore.for_data_dir(catalog_dir), Limits(timeout_s=30))
+    yield ex
+    ex.close()
+
+
+def test_cone_matches_astropy(executor: DuckDBExecutor, points_table) -> None:
+    ra0, dec0, radius = 123.4, -45.6, 3.0
+    got = executor.execute(
+        f"SELECT id FROM test.points WHERE q3c_radial_query(ra, dec, {ra0}, {dec0}, {radius})"
+    ).to_table()
+    sep = SkyCoord(points_table["ra"].to_numpy() * u.deg, points_table["dec"].to_numpy() * u.deg)
+    inside = sep.separation(SkyCoord(ra0 * u.deg, dec0 * u.deg)).deg <= radius
+    expected = set(points_table["id"].to_numpy()[inside].tolist())
+    assert expected
+    assert set(got["id"].to_pylist()) == expected
+
+
+def test_row_cap_flags_overflow(executor: DuckDBExecutor) -> None:
+    with executor.execute("SELECT id FROM test.points ORDER BY id", max_rows=1000) as result:
+        ids = [i for b in result.batches() for i in b.column(0).to_pylist()]
+    assert ids == list(range(1, 1001))
+    assert result.overflow
+
+
+def test_no_overflow_when_all_rows_fit(executor: DuckDBExecutor) -> None:
+    with executor.execute("SELECT id FROM test.points WHERE id <= 10", max_rows=10) as result:
+        table = result.to_table()
+    assert table.num_rows == 10
+    assert not result.overflow
+
+
+def test_timeout_interrupts_and_engine_stays_healthy(executor: DuckDBExecutor) -> None:
+    slow = (
+        "SELECT count(*) FROM test.points a, test.points b, test.points c "
+        "WHERE a.mag + b.mag + c.mag > 1000"
+    )
+    start = time.perf_counter()
+    with pytest.raises(QueryTimeoutError, match="limit of 0.5 s"):
+        executor.execute(slow, timeout_s=0.5).to_table()
+    assert time.perf_counter() - start < 10
+    again = executor.execute("SELECT count(*) FROM test.points").to_table()
+    assert again.column(0).to_pylist() == [30_000]
+
+
+def test_duckdb_itself_refuses_files_even_without_the_guard(executor: DuckDBExecutor) -> None:
+    """The second sandbox: a translation that slipped past the guard still reads nothing."""
+    for sql in (
+        "SELECT * FROM read_csv('/etc/passwd')",
+        "SELECT * FROM '/etc/passwd'",
+        "SELECT content FROM read_text('/etc/passwd')",
+    ):
+        smuggled = Translation(sql=sql, names=[], columns=[], tables=[], language="sql")
+        with pytest.raises(QueryExecutionError, match="(?i)disabled|permission|not allowed"):
+            executor.run(smuggled).to_table()
+    for sql in ("SET enable_external_access = true", "ATTACH '/tmp/x.duckdb' AS x"):
+        smuggled = Translation(sql=sql, names=[], columns=[], tables=[], language="sql")
+        with pytest.raises(QueryExecutionError):
+            executor.run(smuggled).to_table()
+
+
+def test_sees_new_and_dropped_catalogs_without_restart(
+    executor: DuckDBExecutor, catalog_dir: Path, tmp_path: Path
+) -> None:
+    from skydock.engine.ingest import ingest_catalog
+
+    data_dir = tmp_path / "data"
+    shutil.copytree(catalog_dir, data_dir)
+    store = CatalogStore.for_data_dir(data_dir)
+    ex = DuckDBExecutor(store)
+    try:
+        assert [t.qualified for t in ex.tables()] == ["test.points"]
+        src = tmp_path / "more.parquet"
+        pq.write_table(make_points(500, seed=3), src)
+        ingest_catalog(store, [src], "test.more", ra="ra", dec="dec", progress=False)
+        count = ex.execute("SELECT count(*) AS n FROM test.more").to_table()
+        assert count["n"].to_pylist() == [500]
+        store.drop("test.more")
+        assert [t.qualified for t in ex.tables()] == ["test.points"]
+    finally:
+        ex.close()
+
+
+def test_result_carries_column_metadata(executor: DuckDBExecutor) -> None:
+    with executor.execute("SELECT id, mag, mag * 2 AS twice FROM test.points LIMIT 3") as result:
+        result.to_table()
+    assert result.schema.names == ["id", "mag", "twice"]
+    assert result.columns[1] is not None and result.columns[1].unit == "mag"
+    assert result.columns[2] is None or result.columns[2].unit == ""
