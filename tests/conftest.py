@@ -53,8 +53,14 @@ def catalog_dir(tmp_path_factory: pytest.TempPathFactory, points_table: pa.Table
         },
     }
     ingest_catalog(
-        CatalogStore.for_data_dir(data_dir), [src], "test.points",
-        ra="ra", dec="dec", id_column="id", meta=meta, progress=False,
+        CatalogStore.for_data_dir(data_dir),
+        [src],
+        "test.points",
+        ra="ra",
+        dec="dec",
+        id_column="id",
+        meta=meta,
+        progress=False,
     )
     return data_dir
 

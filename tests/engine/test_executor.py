@@ -10,10 +10,10 @@ import pyarrow.parquet as pq
 import pytest
 from astropy import units as u
 from astropy.coordinates import SkyCoord
+from skydock.engine.sql import Translation
 
 from skydock.engine.catalog import CatalogStore
 from skydock.engine.executor import DuckDBExecutor, Limits
-from skydock.engine.sql import Translation
 from skydock.errors import QueryExecutionError, QueryTimeoutError
 from tests.conftest import make_points
 
@@ -57,7 +57,7 @@ def test_timeout_interrupts_and_engine_stays_healthy(executor: DuckDBExecutor) -
         "WHERE a.mag + b.mag + c.mag > 1000"
     )
     start = time.perf_counter()
-    with pytest.raises(QueryTimeoutError, match="limit of 0.5 s"):
+    with pytest.raises(QueryTimeoutError, match=r"limit of 0\.5 s"):
         executor.execute(slow, timeout_s=0.5).to_table()
     assert time.perf_counter() - start < 10
     again = executor.execute("SELECT count(*) FROM test.points").to_table()
@@ -72,7 +72,7 @@ def test_duckdb_itself_refuses_files_even_without_the_guard(executor: DuckDBExec
         "SELECT content FROM read_text('/etc/passwd')",
     ):
         smuggled = Translation(sql=sql, names=[], columns=[], tables=[], language="sql")
-        with pytest.raises(QueryExecutionError, match="(?i)disabled|permission|not allowed"):
+        with pytest.raises(QueryExecutionError, match=r"(?i)disabled|permission|not allowed"):
             executor.run(smuggled).to_table()
     for sql in ("SET enable_external_access = true", "ATTACH '/tmp/x.duckdb' AS x"):
         smuggled = Translation(sql=sql, names=[], columns=[], tables=[], language="sql")

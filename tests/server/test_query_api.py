@@ -19,14 +19,18 @@ from skydock.server.main import create_app
 async def client(catalog_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(Config(data_dir=catalog_dir))
     transport = httpx.ASGITransport(app=app)
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
-            yield c
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://test") as c,
+    ):
+        yield c
 
 
 @pytest.mark.anyio
 async def test_csv_query(client: httpx.AsyncClient) -> None:
-    r = await client.get("/api/query", params={"q": "SELECT id, kind FROM test.points WHERE id <= 3 ORDER BY id"})
+    r = await client.get(
+        "/api/query", params={"q": "SELECT id, kind FROM test.points WHERE id <= 3 ORDER BY id"}
+    )
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("text/csv")
     lines = r.text.strip().splitlines()

@@ -17,8 +17,11 @@ def query(
     adql: Annotated[bool, typer.Option("--adql", help="The query is ADQL, not SQL.")] = False,
     fmt: Annotated[
         str,
-        typer.Option("--format", "-f", help="csv, tsv, votable, votable-binary2, fits, parquet, "
-                     "arrow or json."),
+        typer.Option(
+            "--format",
+            "-f",
+            help="csv, tsv, votable, votable-binary2, fits, parquet, arrow or json.",
+        ),
     ] = "csv",
     out: Annotated[
         Path | None, typer.Option("--out", "-o", help="Write here instead of standard output.")
@@ -39,21 +42,31 @@ def query(
     executor = DuckDBExecutor(
         CatalogStore.for_data_dir(data_dir), Limits(temp_directory=data_dir / "tmp" / "duckdb")
     )
-    result = executor.execute(
-        text, "adql" if adql else "sql", max_rows=max_rows, timeout_s=timeout
-    )
+    result = executor.execute(text, "adql" if adql else "sql", max_rows=max_rows, timeout_s=timeout)
     with result:
         if out is None:
             sink = sys.stdout.buffer
-            write_result(fmt, result.schema, result.batches(), sink,
-                         columns=result.columns, overflow=_Overflow(result))
+            write_result(
+                fmt,
+                result.schema,
+                result.batches(),
+                sink,
+                columns=result.columns,
+                overflow=_Overflow(result),
+            )
             sink.flush()
         else:
             tmp = out.with_name(out.name + ".part")
             try:
                 with tmp.open("wb") as sink:
-                    write_result(fmt, result.schema, result.batches(), sink,
-                                 columns=result.columns, overflow=_Overflow(result))
+                    write_result(
+                        fmt,
+                        result.schema,
+                        result.batches(),
+                        sink,
+                        columns=result.columns,
+                        overflow=_Overflow(result),
+                    )
                 tmp.replace(out)
             finally:
                 tmp.unlink(missing_ok=True)

@@ -18,9 +18,13 @@ class QueryConfig(BaseModel):
     model_config = {"extra": "forbid"}
 
     timeout_s: float = Field(default=600.0, gt=0, description="Seconds before a query is stopped.")
-    max_rows: int = Field(default=1_000_000, gt=0, description="Rows returned at most; more is flagged.")
+    max_rows: int = Field(
+        default=1_000_000, gt=0, description="Rows returned at most; more is flagged."
+    )
     memory_limit: str = Field(default="4GB", description="DuckDB memory limit.")
-    threads: int | None = Field(default=None, gt=0, description="DuckDB threads (all cores if unset).")
+    threads: int | None = Field(
+        default=None, gt=0, description="DuckDB threads (all cores if unset)."
+    )
 
 
 class Config(BaseSettings):

@@ -62,8 +62,13 @@ def list_tables(service: Service) -> list[dict[str, Any]]:
             "ra": t.ra,
             "dec": t.dec,
             "columns": [
-                {"name": c.name, "datatype": c.datatype, "unit": c.unit, "ucd": c.ucd,
-                 "description": c.description}
+                {
+                    "name": c.name,
+                    "datatype": c.datatype,
+                    "unit": c.unit,
+                    "ucd": c.ucd,
+                    "description": c.description,
+                }
                 for c in t.columns
             ],
         }

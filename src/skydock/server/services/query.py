@@ -55,12 +55,16 @@ class QueryService:
         cap = self._executor.limits.max_rows
         if max_rows is not None:
             cap = min(max_rows, cap) if cap is not None else max_rows
-        body = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
+        body = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - handed to the response
         try:
             with self._executor.execute(text, language, max_rows=cap) as result:
                 rows = write_result(
-                    name, result.schema, result.batches(), body,
-                    columns=result.columns, overflow=_Overflow(result),
+                    name,
+                    result.schema,
+                    result.batches(),
+                    body,
+                    columns=result.columns,
+                    overflow=_Overflow(result),
                 )
         except BaseException:
             body.close()
