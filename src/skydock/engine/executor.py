@@ -51,7 +51,7 @@ class QueryResult:
     columns: list[ColumnMeta | None]
     translation: Translation
     max_rows: int | None
-    _reader: pa.RecordBatchReader
+    _reader: pa.RecordBatchReader | _RenamingReader
     _cursor: duckdb.DuckDBPyConnection
     _timer: threading.Timer | None
     _deadline: float
@@ -155,7 +155,7 @@ class DuckDBExecutor:
         timer.daemon = True
         timer.start()
         try:
-            reader = cursor.execute(translation.sql).fetch_record_batch(BATCH_ROWS)
+            reader = cursor.sql(translation.sql).to_arrow_reader(BATCH_ROWS)
         except duckdb.InterruptException as exc:
             timer.cancel()
             cursor.close()
@@ -176,7 +176,7 @@ class DuckDBExecutor:
             columns=columns,
             translation=translation,
             max_rows=cap,
-            _reader=reader,  # type: ignore[arg-type]
+            _reader=reader,
             _cursor=cursor,
             _timer=timer,
             _deadline=limit,

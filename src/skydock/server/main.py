@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from skydock import __version__
 from skydock.errors import SkydockError
@@ -38,7 +38,9 @@ def create_app(config: Config | None = None) -> FastAPI:
         return JSONResponse({"error": exc.code, "message": exc.message}, status_code=exc.status)
 
     @app.middleware("http")
-    async def server_header(request: Request, call_next):  # type: ignore[no-untyped-def]
+    async def server_header(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         response = await call_next(request)
         response.headers["Server"] = f"Skydock/{__version__}"
         return response

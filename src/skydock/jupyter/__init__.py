@@ -1,0 +1,1 @@
+"""JupyterHub glue (arrives with the hosted Jupyter issue)."""

@@ -1,0 +1,1 @@
+"""The wire contract shared by client and server: pydantic and the standard library only."""

@@ -1,0 +1,1 @@
+"""The notebook test runner (arrives with its own issue)."""
