@@ -37,8 +37,17 @@ GENERATION_FILE = ".generation"
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 # Names DuckDB or the TAP layer already use; a catalog schema may not shadow them.
 RESERVED_SCHEMAS = frozenset(
-    {"main", "temp", "system", "information_schema", "pg_catalog", "tap_schema",
-     "tap_upload", "mydb", "memory"}
+    {
+        "main",
+        "temp",
+        "system",
+        "information_schema",
+        "pg_catalog",
+        "tap_schema",
+        "tap_upload",
+        "mydb",
+        "memory",
+    }
 )
 
 
@@ -162,8 +171,14 @@ class CatalogStore:
         if not (path / META_FILE).is_file():
             known = [t.qualified for t in self.list()]
             near = difflib.get_close_matches(f"{schema}.{name}", known, n=3)
-            hint = f"; did you mean {', '.join(near)}?" if near else (
-                f"; known tables: {', '.join(known)}" if known else "; no catalogs are ingested yet"
+            hint = (
+                f"; did you mean {', '.join(near)}?"
+                if near
+                else (
+                    f"; known tables: {', '.join(known)}"
+                    if known
+                    else "; no catalogs are ingested yet"
+                )
             )
             raise UnknownTableError(f"no catalog table {schema}.{name}{hint}")
         return self._read(path)
