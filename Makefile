@@ -6,7 +6,10 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 RUN := $(UV) run --frozen --all-extras
 
-.PHONY: up test lint pytest bench demo sync uv clean
+.PHONY: up test lint pytest bench demo sync uv system-deps clean
+
+# Debian packages the test suite drives for real (STILTS validates our VOTables).
+APT_PACKAGES := stilts
 
 uv:
 	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
@@ -26,7 +29,15 @@ lint: sync
 	$(RUN) mypy
 	$(RUN) lint-imports
 
-pytest: sync
+system-deps:
+	@missing=""; for p in $(APT_PACKAGES); do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+pytest: sync system-deps
 	$(RUN) pytest -q -n auto || { rc=$$?; [ $$rc -eq 5 ] && echo "pytest collected no tests" ; exit $$rc; }
 
 test: lint pytest

@@ -52,7 +52,7 @@ def query(
                 result.batches(),
                 sink,
                 columns=result.columns,
-                overflow=_Overflow(result),
+                overflow=result.overflow_flag(),
             )
             sink.flush()
         else:
@@ -65,20 +65,10 @@ def query(
                         result.batches(),
                         sink,
                         columns=result.columns,
-                        overflow=_Overflow(result),
+                        overflow=result.overflow_flag(),
                     )
                 tmp.replace(out)
             finally:
                 tmp.unlink(missing_ok=True)
     if result.overflow:
         typer.echo(f"note: stopped at --max-rows {max_rows}; more rows matched", err=True)
-
-
-class _Overflow:
-    """True once the row cap cut the result short; read by writers after the rows."""
-
-    def __init__(self, result: object) -> None:
-        self._result = result
-
-    def __bool__(self) -> bool:
-        return bool(getattr(self._result, "overflow", False))

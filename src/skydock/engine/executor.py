@@ -82,6 +82,10 @@ class QueryResult:
         finally:
             self.close()
 
+    def overflow_flag(self) -> OverflowFlag:
+        """A stand-in for ``overflow`` that writers can read after the last batch."""
+        return OverflowFlag(self)
+
     def to_table(self) -> pa.Table:
         return pa.Table.from_batches(list(self.batches()), schema=self.schema)
 
@@ -105,6 +109,16 @@ class QueryResult:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class OverflowFlag:
+    """Truthy once the row cap cut its result short; final after the rows are read."""
+
+    def __init__(self, result: QueryResult) -> None:
+        self._result = result
+
+    def __bool__(self) -> bool:
+        return self._result.overflow
 
 
 class DuckDBExecutor:

@@ -64,20 +64,10 @@ class QueryService:
                     result.batches(),
                     body,
                     columns=result.columns,
-                    overflow=_Overflow(result),
+                    overflow=result.overflow_flag(),
                 )
         except BaseException:
             body.close()
             raise
         spec = FORMATS[name]
         return QueryAnswer(spec.media_type, spec.extension, rows, result.overflow, body)
-
-
-class _Overflow:
-    """Truthy once the row cap cut the result short; writers read it after the rows."""
-
-    def __init__(self, result: object) -> None:
-        self._result = result
-
-    def __bool__(self) -> bool:
-        return bool(getattr(self._result, "overflow", False))
