@@ -27,9 +27,8 @@ from astropy.io import fits
 from astropy.table import MaskedColumn, Table
 from cdshealpix.nested import lonlat_to_healpix
 
-from skydock.engine import ingest as ingest_module
 from skydock.engine.catalog import META_FILE, CatalogStore, TableMeta
-from skydock.engine.ingest import ingest_catalog
+from skydock.engine.ingest import ingest_catalog, partition, readers
 from skydock.errors import CatalogError, CatalogExistsError
 from tests.conftest import make_points
 
@@ -42,8 +41,8 @@ def store(tmp_path: Path) -> CatalogStore:
 @pytest.fixture
 def small_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     """Force many small batches so chunk boundaries are exercised on small files."""
-    monkeypatch.setattr(ingest_module, "_MIN_BATCH", 50)
-    monkeypatch.setattr(ingest_module, "_BATCH_BYTES", 4_000)
+    monkeypatch.setattr(readers, "_MIN_BATCH", 50)
+    monkeypatch.setattr(readers, "_BATCH_BYTES", 4_000)
 
 
 def serving(meta: TableMeta) -> pa.Table:
@@ -146,7 +145,7 @@ def test_hats_and_lsdb_read_the_same_rows(store: CatalogStore, tmp_path: Path) -
 def test_partitions_adapt_to_density(
     store: CatalogStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(ingest_module, "PARQUET_ROW_GROUP", 150)
+    monkeypatch.setattr(partition, "PARQUET_ROW_GROUP", 150)
     rng = np.random.default_rng(3)
     spread = make_points(2_000, seed=3)
     n_clump = 3_000
@@ -590,7 +589,7 @@ def test_failure_late_in_the_build_leaves_nothing(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(ingest_module, "plan_partitions", broken)
+    monkeypatch.setattr(partition, "plan_partitions", broken)
     src = _write(tmp_path, make_points(100, seed=19))
     with pytest.raises(RuntimeError, match="disk full"):
         ingest(store, src)

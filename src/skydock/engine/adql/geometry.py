@@ -1,99 +1,39 @@
-"""ADQL: the dialect, and sky geometry (ADQL regions and Q3C calls) as DuckDB predicates.
+"""Sky geometry (ADQL regions and Q3C calls) rewritten as DuckDB predicates and values.
 
-Two spellings of the same questions arrive here. TAP users write ADQL geometry
-(``1 = CONTAINS(POINT('ICRS', ra, dec), CIRCLE('ICRS', 10, 20, 0.1))``, ``DISTANCE``...);
-Astro Data Lab users write PostgreSQL with Q3C (``q3c_radial_query``, ``q3c_join``,
-``q3c_dist``, ``q3c_poly_query``). Both are rewritten as whole predicates, the way DaCHS
-morphs its tree: a cone or polygon on a catalog table's own position columns becomes a
-``_healpix_29`` range filter plus the exact test (so DuckDB skips row groups), a distance
-test between two tables becomes a HEALPix cell join (planned by the caller, see
-``Planner.crossmatch``), and everything else becomes the exact test alone.
-
-Geometry values in a SELECT list are rendered as DALI arrays in degrees: a POINT as
-``DOUBLE[2]`` (lon, lat), a CIRCLE as ``DOUBLE[3]`` (lon, lat, radius), a POLYGON or BOX
-as ``DOUBLE[]`` (lon1, lat1, lon2, lat2, ...).
+See the package docstring for what becomes what; the caller's ``Planner`` says which
+positions are a catalog's own indexed columns and plans crossmatch joins.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from collections.abc import Sequence
+from typing import Protocol
 
-from sqlglot import exp, parser, tokens
-from sqlglot.dialects.dialect import Dialect
-from sqlglot.tokens import TokenType
+from sqlglot import exp
 
 from skydock.engine import spatial
+from skydock.engine.adql.region import (
+    SQUARE_DEGREES_PER_STERADIAN,
+    Circle,
+    Point,
+    Polygon,
+    Region,
+    call_name,
+    circle_area,
+    double_literal,
+    number,
+    polygon_area,
+    read_region,
+)
 from skydock.engine.catalog import HEALPIX_COLUMN, TableMeta
 from skydock.engine.guard import ADQL_GEOMETRY, Q3C_FUNCTIONS
 from skydock.errors import QueryRefusedError
 
-SQUARE_DEGREES_PER_STERADIAN = (180.0 / math.pi) ** 2
-
-
-def _anonymous(name: str) -> Callable[[list[exp.Expr]], exp.Expr]:
-    def build(args: list[exp.Expr]) -> exp.Expr:
-        return exp.Anonymous(this=name, expressions=args)
-
-    return build
-
-
-def _rand(args: list[exp.Expr]) -> exp.Expr:
-    return exp.Rand()  # DuckDB cannot seed one call; RAND(seed) returns an unseeded value
-
-
-class ADQL(Dialect):
-    """ADQL 2.1 as sqlglot reads it: TOP, natural-log LOG, geometry as plain calls."""
-
-    NULL_ORDERING = "nulls_are_large"  # as PostgreSQL, the usual TAP back end
-    TYPED_DIVISION = True
-
-    class Tokenizer(tokens.Tokenizer):
-        QUOTES: ClassVar[list[Any]] = ["'"]
-        IDENTIFIERS: ClassVar[list[Any]] = ['"']
-        KEYWORDS: ClassVar[dict[str, TokenType]] = {
-            **tokens.Tokenizer.KEYWORDS,
-            "TOP": TokenType.TOP,
-        }
-
-    class Parser(parser.Parser):
-        LOG_DEFAULTS_TO_LN = True  # ADQL LOG() is the natural logarithm
-        FUNCTIONS: ClassVar[dict[str, Callable]] = {
-            **parser.Parser.FUNCTIONS,
-            **{name.upper(): _anonymous(name.upper()) for name in ADQL_GEOMETRY},
-            "RAND": _rand,
-        }
-
-
-# --- regions -------------------------------------------------------------------------
-
-
-@dataclass
-class Point:
-    ra: exp.Expr
-    dec: exp.Expr
-
-
-@dataclass
-class Circle:
-    center: Point
-    radius: exp.Expr
-
-
-@dataclass
-class Polygon:
-    vertices: list[Point]
-
-
-Region = Point | Circle | Polygon
-
 
 class Planner(Protocol):
-    """What the geometry rewrite needs to know about the query around it (sql.py)."""
+    """What the geometry rewrite needs to know about the query around it (``sql.crossmatch``)."""
 
     def catalog_position(self, ra: exp.Expr, dec: exp.Expr) -> tuple[str, TableMeta] | None:
         """(alias, table) when ``ra``/``dec`` are a catalog table's own indexed columns."""
@@ -104,51 +44,8 @@ class Planner(Protocol):
         ...
 
 
-def number(node: exp.Expr | None) -> float | None:
-    """The value of a constant numeric expression, or None if it is not one."""
-    if node is None:
-        return None
-    if isinstance(node, exp.Literal) and not node.is_string:
-        try:
-            return float(node.this)
-        except ValueError:
-            return None
-    if isinstance(node, exp.Paren):
-        return number(node.this)
-    if isinstance(node, exp.Neg):
-        value = number(node.this)
-        return None if value is None else -value
-    if isinstance(node, exp.Pi):
-        return math.pi
-    if isinstance(node, exp.Cast) and node.to.is_type(*exp.DataType.NUMERIC_TYPES):
-        return number(node.this)
-    if isinstance(node, exp.Add | exp.Sub | exp.Mul | exp.Div):
-        left, right = number(node.this), number(node.expression)
-        if left is None or right is None:
-            return None
-        if isinstance(node, exp.Add):
-            return left + right
-        if isinstance(node, exp.Sub):
-            return left - right
-        if isinstance(node, exp.Mul):
-            return left * right
-        return left / right if right else None
-    return None
-
-
 def _call(name: str, *args: exp.Expr) -> exp.Expr:
     return exp.Anonymous(this=name, expressions=list(args))
-
-
-def _lit(value: float) -> exp.Expr:
-    """A DOUBLE literal (DuckDB reads ``1.5`` as DECIMAL, ``1.5e0`` as DOUBLE)."""
-    text = repr(float(abs(value)))
-    literal = exp.Literal.number(text if "e" in text else text + "e0")
-    return exp.Neg(this=literal) if value < 0 else literal
-
-
-def _fname(node: exp.Expr) -> str:
-    return str(node.this).lower() if isinstance(node, exp.Anonymous) else ""
 
 
 class GeometryRewriter:
@@ -167,7 +64,7 @@ class GeometryRewriter:
         calls = [
             node
             for node in root.find_all(exp.Anonymous, bfs=False)
-            if _fname(node) in _GEOMETRY_CALLS
+            if call_name(node) in _GEOMETRY_CALLS
         ]
         for call in calls:
             if not _attached(call, root):
@@ -195,17 +92,13 @@ class GeometryRewriter:
             return self._distance_comparison(node)
         if not isinstance(node, exp.Anonymous):
             return None
-        name = _fname(node)
+        name = call_name(node)
         args = list(node.expressions)
         if name in ("contains", "intersects"):
             # A 0/1 value outside a comparison with 0 or 1, as ADQL defines it.
             pred = self._region_predicate(node, name, args, positive=False)
             return exp.Cast(this=exp.Paren(this=pred), to=exp.DataType.build("INT"))
-        if name == "q3c_radial_query":
-            self._arity(name, args, 5)
-            a, b = Point(args[0], args[1]), Point(args[2], args[3])
-            return self._near(node, a, b, args[4], strict=False)
-        if name == "q3c_join":
+        if name in ("q3c_radial_query", "q3c_join"):
             self._arity(name, args, 5)
             a, b = Point(args[0], args[1]), Point(args[2], args[3])
             return self._near(node, a, b, args[4], strict=False)
@@ -218,33 +111,33 @@ class GeometryRewriter:
             return self._dist(a, b)
         if name in ("coord1", "coord2"):
             self._arity(name, args, 1)
-            region = self._region(args[0], name)
+            region = read_region(args[0], name)
             if not isinstance(region, Point):
                 raise QueryRefusedError(f"{name.upper()}() takes a POINT")
             return self._scalar(region.ra if name == "coord1" else region.dec)
         if name == "coordsys":
             self._arity(name, args, 1)
-            self._region(args[0], name)
+            read_region(args[0], name)
             return exp.Literal.string("ICRS")
         if name == "area":
             self._arity(name, args, 1)
-            return self._area(self._region(args[0], name))
+            return self._area(read_region(args[0], name))
         if name == "centroid":
             self._arity(name, args, 1)
-            region = self._region(args[0], name)
+            region = read_region(args[0], name)
             if isinstance(region, Circle):
                 region = region.center
             if not isinstance(region, Point):
                 raise QueryRefusedError("CENTROID() is supported for CIRCLE and POINT only")
             return self._value(region)
         if name in ("point", "circle", "box", "polygon"):
-            return self._value(self._region(node, name))
+            return self._value(read_region(node, name))
         return None
 
     def _predicate_comparison(self, node: exp.Expr) -> exp.Expr | None:
         left, right = node.this, node.expression
         for call, other in ((left, right), (right, left)):
-            name = _fname(call)
+            name = call_name(call)
             if name not in ("contains", "intersects"):
                 continue
             value = number(other)
@@ -257,13 +150,13 @@ class GeometryRewriter:
 
     def _distance_comparison(self, node: exp.Expr) -> exp.Expr | None:
         left, right = node.this, node.expression
-        if _fname(left) in ("distance", "q3c_dist") and isinstance(node, exp.LT | exp.LTE):
+        if call_name(left) in ("distance", "q3c_dist") and isinstance(node, exp.LT | exp.LTE):
             call, radius = left, right
-        elif _fname(right) in ("distance", "q3c_dist") and isinstance(node, exp.GT | exp.GTE):
+        elif call_name(right) in ("distance", "q3c_dist") and isinstance(node, exp.GT | exp.GTE):
             call, radius = right, left
         else:
             return None
-        a, b = self._distance_points(_fname(call), list(call.expressions))
+        a, b = self._distance_points(call_name(call), list(call.expressions))
         strict = isinstance(node, exp.LT | exp.GT)
         return self._near(node, a, b, radius, strict=strict)
 
@@ -271,7 +164,7 @@ class GeometryRewriter:
         if len(args) == 4:
             return Point(args[0], args[1]), Point(args[2], args[3])
         if name == "distance" and len(args) == 2:
-            a, b = self._region(args[0], name), self._region(args[1], name)
+            a, b = read_region(args[0], name), read_region(args[1], name)
             if isinstance(a, Point) and isinstance(b, Point):
                 return a, b
         form = (
@@ -287,7 +180,7 @@ class GeometryRewriter:
         self, node: exp.Expr, name: str, args: list[exp.Expr], *, positive: bool
     ) -> exp.Expr:
         self._arity(name, args, 2)
-        a, b = self._region(args[0], name), self._region(args[1], name)
+        a, b = read_region(args[0], name), read_region(args[1], name)
         if name == "intersects" and isinstance(b, Point) and not isinstance(a, Point):
             a, b = b, a
         ctx = node if positive else None
@@ -389,20 +282,21 @@ class GeometryRewriter:
 
     def _area(self, region: Region) -> exp.Expr:
         if isinstance(region, Point):
-            return _lit(0.0)
+            return double_literal(0.0)
         if isinstance(region, Circle):
             r = number(region.radius)
             if r is not None:
-                return _lit(circle_area(r))
-            factor = _lit(2 * math.pi * SQUARE_DEGREES_PER_STERADIAN)
+                return double_literal(circle_area(r))
+            factor = double_literal(2 * math.pi * SQUARE_DEGREES_PER_STERADIAN)
             cos = exp.Cos(this=exp.Radians(this=self._scalar(region.radius)))
             return exp.Mul(
-                this=factor, expression=exp.Paren(this=exp.Sub(this=_lit(1.0), expression=cos))
+                this=factor,
+                expression=exp.Paren(this=exp.Sub(this=double_literal(1.0), expression=cos)),
             )
         vertices = [(number(v.ra), number(v.dec)) for v in region.vertices]
         if any(x is None or y is None for x, y in vertices):
             raise QueryRefusedError("AREA(POLYGON) needs constant vertices")
-        return _lit(polygon_area(vertices))  # type: ignore[arg-type]
+        return double_literal(polygon_area(vertices))  # type: ignore[arg-type]
 
     def _value(self, region: Region) -> exp.Expr:
         if isinstance(region, Point):
@@ -417,84 +311,10 @@ class GeometryRewriter:
             this=exp.Array(expressions=values), to=exp.DataType.build(kind, dialect="duckdb")
         )
 
-    # --- parsing regions ------------------------------------------------------------
-
-    def _region(self, node: exp.Expr, where: str) -> Region:
-        while isinstance(node, exp.Paren):
-            node = node.this
-        name = _fname(node)
-        args = list(node.expressions) if isinstance(node, exp.Anonymous) else []
-        if name in ("point", "circle", "box", "polygon") and args:
-            if args[0].is_string or isinstance(args[0], exp.Null):
-                check_coordinate_system(args[0])
-                args = args[1:]
-            if name == "point" and len(args) == 2:
-                return Point(args[0], args[1])
-            if name == "circle":
-                if len(args) == 3:
-                    return Circle(Point(args[0], args[1]), args[2])
-                if len(args) == 2:
-                    centre = self._region(args[0], "CIRCLE")
-                    if isinstance(centre, Point):
-                        return Circle(centre, args[1])
-            if name == "box":
-                return self._box(args)
-            if name == "polygon":
-                return self._polygon(args)
-            raise QueryRefusedError(f"{name.upper()}() has the wrong number of arguments")
-        if name == "centroid":
-            found = self._region(args[0], where) if len(args) == 1 else None
-            if isinstance(found, Circle):
-                return found.center
-            if isinstance(found, Point):
-                return found
-        raise QueryRefusedError(
-            f"{where.upper()}() needs a geometry written as POINT(...), CIRCLE(...), BOX(...) "
-            f"or POLYGON(...), not {node.sql('postgres')[:60]}"
-        )
-
-    def _box(self, args: list[exp.Expr]) -> Polygon:
-        if len(args) == 3:
-            centre = self._region(args[0], "BOX")
-            if not isinstance(centre, Point):
-                raise QueryRefusedError("BOX(point, width, height) needs a POINT")
-            args = [centre.ra, centre.dec, args[1], args[2]]
-        if len(args) != 4:
-            raise QueryRefusedError("BOX() takes (lon, lat, width, height) in degrees")
-        values = [v for v in (number(a) for a in args) if v is not None]
-        if len(values) != 4:
-            raise QueryRefusedError("BOX() needs constant numbers; use POLYGON for others")
-        corners = spatial.box_vertices(*values)
-        return Polygon([Point(_lit(x), _lit(y)) for x, y in corners])
-
-    def _polygon(self, args: list[exp.Expr]) -> Polygon:
-        if all(_fname(a) == "point" for a in args) and len(args) >= 3:
-            points = [self._region(a, "POLYGON") for a in args]
-            return Polygon([p for p in points if isinstance(p, Point)])
-        if len(args) >= 6 and len(args) % 2 == 0:
-            return Polygon([Point(args[i], args[i + 1]) for i in range(0, len(args), 2)])
-        raise QueryRefusedError(
-            "POLYGON() takes at least three vertices: (lon1, lat1, lon2, lat2, lon3, lat3, "
-            "...) or (POINT, POINT, POINT, ...)"
-        )
-
     @staticmethod
     def _arity(name: str, args: Sequence[exp.Expr], n: int) -> None:
         if len(args) != n:
             raise QueryRefusedError(f"{name}() takes {n} arguments, not {len(args)}")
-
-
-def check_coordinate_system(node: exp.Expr) -> None:
-    """Accept ICRS (the only frame catalogs are stored in) and the empty string."""
-    if isinstance(node, exp.Null):
-        return
-    frame = node.name.strip().upper()
-    if frame == "" or frame.split()[0] in ("ICRS", "UNKNOWNFRAME"):
-        return
-    raise QueryRefusedError(
-        f"coordinate system {node.name!r} is not supported; positions are ICRS, so "
-        "use 'ICRS' or '' (convert other frames before querying)"
-    )
 
 
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
@@ -567,39 +387,3 @@ def _parse(sql: str) -> exp.Expr:
     strings are built from numbers and column names this module produced itself.
     """
     return exp.Paren(this=exp.Var(this=sql))
-
-
-def circle_area(radius_deg: float) -> float:
-    """Area of a spherical cap in square degrees."""
-    r = math.radians(min(max(radius_deg, 0.0), 180.0))
-    return 2 * math.pi * (1 - math.cos(r)) * SQUARE_DEGREES_PER_STERADIAN
-
-
-def polygon_area(vertices: Sequence[tuple[float, float]]) -> float:
-    """Area of a spherical polygon with great-circle edges, in square degrees.
-
-    Sums the signed areas of the triangles fanned from the first vertex (each by
-    Van Oosterom & Strackee's formula); the smaller of the two regions the outline
-    bounds is the polygon, as ADQL intends.
-    """
-
-    def unit(lon: float, lat: float) -> tuple[float, float, float]:
-        a, d = math.radians(lon), math.radians(lat)
-        return (math.cos(d) * math.cos(a), math.cos(d) * math.sin(a), math.sin(d))
-
-    def dot(u: tuple[float, ...], v: tuple[float, ...]) -> float:
-        return u[0] * v[0] + u[1] * v[1] + u[2] * v[2]
-
-    def cross(u: tuple[float, ...], v: tuple[float, ...]) -> tuple[float, float, float]:
-        return (u[1] * v[2] - u[2] * v[1], u[2] * v[0] - u[0] * v[2], u[0] * v[1] - u[1] * v[0])
-
-    points = [unit(lon, lat) for lon, lat in vertices]
-    total = 0.0
-    first = points[0]
-    for b, c in itertools.pairwise(points[1:]):
-        numerator = dot(first, cross(b, c))
-        denominator = 1 + dot(first, b) + dot(b, c) + dot(c, first)
-        total += 2 * math.atan2(numerator, denominator)
-    area = abs(total)
-    area = min(area, 4 * math.pi - area)
-    return area * SQUARE_DEGREES_PER_STERADIAN
