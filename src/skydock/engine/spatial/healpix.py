@@ -3,9 +3,10 @@
 The ranges are always a superset of the region: they may admit extra rows, never lose one.
 The cell coverage is computed here (:func:`_cover`) rather than taken from
 ``cdshealpix.cone_search`` / ``mocpy``: their cone coverage is an approximation that
-was found to drop cells on the rim of cones from ~15° up (and most of them past ~150°),
+was found (cdshealpix 0.9, mocpy 0.21) to drop cells on the rim of some cones from ~5°
+up (and most of them past ~140°), whatever depth_delta or flat is set to,
 and each cdshealpix call carries tens of µs of fixed cost. Ours judges every cell by a
-cap that provably contains it, so the result is a superset by construction; cdshealpix
+cap measured to contain it, so the result is a superset by construction; cdshealpix
 is still the reference that the tests and the SQL functions use.
 """
 
