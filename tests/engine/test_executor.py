@@ -10,10 +10,10 @@ import pyarrow.parquet as pq
 import pytest
 from astropy import units as u
 from astropy.coordinates import SkyCoord
-from skydock.engine.sql import Translation
 
 from skydock.engine.catalog import CatalogStore
 from skydock.engine.executor import DuckDBExecutor, Limits
+from skydock.engine.sql import Translation
 from skydock.errors import QueryExecutionError, QueryTimeoutError
 from tests.conftest import make_points
 
@@ -72,7 +72,8 @@ def test_duckdb_itself_refuses_files_even_without_the_guard(executor: DuckDBExec
         "SELECT content FROM read_text('/etc/passwd')",
     ):
         smuggled = Translation(sql=sql, names=[], columns=[], tables=[], language="sql")
-        with pytest.raises(QueryExecutionError, match=r"(?i)disabled|permission|not allowed|does not exist"):
+        refused = r"(?i)disabled|permission|not allowed|does not exist"
+        with pytest.raises(QueryExecutionError, match=refused):
             executor.run(smuggled).to_table()
     for sql in ("SET enable_external_access = true", "ATTACH '/tmp/x.duckdb' AS x"):
         smuggled = Translation(sql=sql, names=[], columns=[], tables=[], language="sql")
