@@ -82,6 +82,9 @@ class TableMeta:
     id_column: str | None = None
     nrows: int = 0
     path: Path = field(default_factory=Path)
+    # Where the executor attached the serving table (database, schema, table); translated
+    # SQL names it directly, which binds faster than a view. Not stored on disk.
+    location: tuple[str, str, str] | None = None
 
     @property
     def qualified(self) -> str:
@@ -101,6 +104,7 @@ class TableMeta:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("path")
+        data.pop("location")
         return data
 
     @classmethod

@@ -1,7 +1,7 @@
 """Runs validated queries on DuckDB and hands back Arrow record batches.
 
 One long-lived in-memory DuckDB database per executor: every catalog's serving file is
-attached read-only and exposed as the view ``<schema>.<table>``, the spatial helper
+attached read-only (translated SQL names the attached table directly), the spatial helper
 functions are registered, and then the configuration is locked with external access off.
 Each query runs on its own cursor (a connection to that same database), so several
 queries can run at once and one can be interrupted without disturbing the others.
@@ -215,17 +215,10 @@ class DuckDBExecutor:
     def _open(self) -> tuple[duckdb.DuckDBPyConnection, list[TableMeta]]:
         con = duckdb.connect(":memory:")
         tables = self.store.list()
-        schemas: set[str] = set()
         for index, meta in enumerate(tables):
             alias = f"catalog_{index}"
             con.execute(f"ATTACH {_literal(str(meta.serving_path))} AS {alias} (READ_ONLY)")
-            if meta.schema not in schemas:
-                con.execute(f'CREATE SCHEMA "{meta.schema}"')
-                schemas.add(meta.schema)
-            con.execute(
-                f'CREATE VIEW "{meta.schema}"."{meta.name}" AS '
-                f"SELECT * FROM {alias}.main.{SERVING_TABLE}"
-            )
+            meta.location = (alias, "main", SERVING_TABLE)
         spatial.register_udfs(con)
         limits = self.limits
         con.execute(f"SET memory_limit = {_literal(limits.memory_limit)}")

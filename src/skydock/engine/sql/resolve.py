@@ -175,8 +175,11 @@ class Resolver:
                 name = table.name
                 cols = [OutCol(c.name, c) for c in table.columns]
                 label = table.qualified
-                node.set("this", exp.to_identifier(table.name, quoted=True))
-                node.set("db", exp.to_identifier(table.schema, quoted=True))
+                database, schema, physical = table.location or (None, table.schema, table.name)
+                node.set("this", exp.to_identifier(physical, quoted=True))
+                node.set("db", exp.to_identifier(schema, quoted=True))
+                if database is not None:
+                    node.set("catalog", exp.to_identifier(database, quoted=True))
                 refs = {(None, table.name), (table.schema, table.name)}
                 if table.qualified not in self.used_tables:
                     self.used_tables.append(table.qualified)
