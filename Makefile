@@ -24,8 +24,8 @@ up: demo
 	@$(RUN) skydock serve --data-dir $(DATA_DIR) --host $(HOST) --port $(PORT)
 
 lint: sync
-	$(RUN) ruff check src tests benchmarks
-	$(RUN) ruff format --check src tests benchmarks
+	$(RUN) ruff check src tests $(wildcard benchmarks)
+	$(RUN) ruff format --check src tests $(wildcard benchmarks)
 	$(RUN) mypy
 	$(RUN) lint-imports
 
