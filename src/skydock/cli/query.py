@@ -34,7 +34,7 @@ def query(
     """Run one SQL (PostgreSQL-flavoured, with q3c_*) or ADQL query on the local catalogs."""
     from skydock.engine.catalog import CatalogStore
     from skydock.engine.executor import DuckDBExecutor, Limits
-    from skydock.engine.formats import normalise_format, write_result
+    from skydock.engine.formats import normalise_format
 
     if text == "-":
         text = sys.stdin.read()
@@ -45,28 +45,13 @@ def query(
     result = executor.execute(text, "adql" if adql else "sql", max_rows=max_rows, timeout_s=timeout)
     with result:
         if out is None:
-            sink = sys.stdout.buffer
-            write_result(
-                fmt,
-                result.schema,
-                result.batches(),
-                sink,
-                columns=result.columns,
-                overflow=result.overflow_flag(),
-            )
-            sink.flush()
+            result.write(fmt, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
         else:
             tmp = out.with_name(out.name + ".part")
             try:
                 with tmp.open("wb") as sink:
-                    write_result(
-                        fmt,
-                        result.schema,
-                        result.batches(),
-                        sink,
-                        columns=result.columns,
-                        overflow=result.overflow_flag(),
-                    )
+                    result.write(fmt, sink)
                 tmp.replace(out)
             finally:
                 tmp.unlink(missing_ok=True)

@@ -13,7 +13,7 @@ import contextlib
 import heapq
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -23,6 +23,7 @@ import pyarrow as pa
 
 from skydock.engine import spatial
 from skydock.engine.catalog import SERVING_TABLE, CatalogStore, ColumnMeta, TableMeta
+from skydock.engine.formats import Writable, write_result
 from skydock.engine.sql import Translation, translate
 from skydock.errors import QueryExecutionError, QueryTimeoutError
 
@@ -84,9 +85,17 @@ class QueryResult:
         finally:
             self.close()
 
-    def overflow_flag(self) -> OverflowFlag:
-        """A stand-in for ``overflow`` that writers can read after the last batch."""
-        return OverflowFlag(self)
+    def write(self, fmt: str, out: Writable, info: Mapping[str, str] | None = None) -> int:
+        """Stream every row into ``out`` in format ``fmt``; returns the rows written."""
+        return write_result(
+            fmt,
+            self.schema,
+            self.batches(),
+            out,
+            columns=self.columns,
+            overflow=OverflowFlag(self),
+            info=info,
+        )
 
     def to_table(self) -> pa.Table:
         return pa.Table.from_batches(list(self.batches()), schema=self.schema)

@@ -9,7 +9,7 @@ from typing import IO, Literal
 
 from skydock.engine.catalog import TableMeta
 from skydock.engine.executor import DuckDBExecutor
-from skydock.engine.formats import FORMATS, normalise_format, write_result
+from skydock.engine.formats import FORMATS, normalise_format
 
 SPOOL_BYTES = 16 * 1024 * 1024
 CHUNK_BYTES = 1024 * 1024
@@ -58,14 +58,7 @@ class QueryService:
         body = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - handed to the response
         try:
             with self._executor.execute(text, language, max_rows=cap) as result:
-                rows = write_result(
-                    name,
-                    result.schema,
-                    result.batches(),
-                    body,
-                    columns=result.columns,
-                    overflow=result.overflow_flag(),
-                )
+                rows = result.write(name, body)
         except BaseException:
             body.close()
             raise
