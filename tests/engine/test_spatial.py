@@ -224,7 +224,10 @@ def test_whole_sky_and_large_cones() -> None:
     assert np.array_equal(spatial.cone_ranges(10.0, 20.0, 180.0), full)
     assert np.array_equal(spatial.cone_ranges(10.0, 20.0, 500.0), full)
     sql = spatial.cone_sql("ra", "dec", 10.0, 20.0, 180.0)
-    assert "BETWEEN" not in sql and "skydock_dist" in sql
+    assert "BETWEEN" not in sql
+    everywhere = "(VALUES (0.0, -90.0), (190.0, -20.0), (359.9, 89.0), (10.0, 20.0)) t(ra, dec)"
+    con = duckdb.connect()
+    assert con.execute(f"SELECT count(*) FROM {everywhere} WHERE {sql}").fetchone() == (4,)
 
 
 # ------------------------------------------------------------------------------------
@@ -414,13 +417,25 @@ def test_max_ranges_must_be_positive() -> None:
 
 
 def test_sql_numbers_keep_full_precision(con: duckdb.DuckDBPyConnection) -> None:
+    """A tiny cone at an awkward centre separates points a part in a million from its rim."""
     ra0, dec0, radius = 0.1 + 0.2, -(1 / 3), 1e-5 + 1e-21
-    sql = spatial.cone_sql("ra", "dec", ra0, dec0, radius)
-    for value in (ra0, dec0, radius):
-        assert repr(abs(value)) in sql
-    assert "--" not in sql
-    literal = sql.split("skydock_dist(ra, dec, ")[1].split(",")[0]
-    assert con.cursor().execute(f"SELECT {literal} = ?", [ra0]).fetchone() == (True,)
+    assert "--" not in spatial.cone_sql("ra", "dec", ra0, dec0, radius)
+    sql = spatial.cone_sql("ra", "dec", ra0, dec0, radius, ranges_column=None)
+    centre = SkyCoord(ra0 * u.deg, dec0 * u.deg)
+    angles = np.linspace(0.0, 360.0, 12, endpoint=False) * u.deg
+    inner = centre.directional_offset_by(angles, radius * (1 - 1e-6) * u.deg)
+    outer = centre.directional_offset_by(angles, radius * (1 + 1e-6) * u.deg)
+    for points, expected in ((inner, 12), (outer, 0)):
+        rows = ", ".join(
+            f"({float(a)!r}, {float(d)!r})"
+            for a, d in zip(points.ra.deg, points.dec.deg, strict=True)
+        )
+        got = (
+            con.cursor()
+            .execute(f"SELECT count(*) FROM (VALUES {rows}) t(ra, dec) WHERE {sql}")
+            .fetchone()
+        )
+        assert got == (expected,)
 
 
 # ------------------------------------------------------------------------------------
