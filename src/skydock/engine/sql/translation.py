@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -20,6 +21,17 @@ from skydock.engine.sql.scope import Language
 from skydock.errors import QueryRefusedError, QuerySyntaxError
 
 
+class _QuietFallback(logging.Filter):
+    """sqlglot warns when it parses a statement it does not know as a bare command; the
+    guard refuses such statements with its own message, so the warning is only noise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "Falling back to parsing as a 'Command'" not in record.getMessage()
+
+
+logging.getLogger("sqlglot").addFilter(_QuietFallback())
+
+
 @dataclass
 class Translation:
     """A query ready for DuckDB, with the names and metadata of its output columns."""
@@ -32,7 +44,7 @@ class Translation:
 
 
 def translate(text: str, language: Language, tables: Sequence[TableMeta]) -> Translation:
-    """Validate ``text`` and turn it into DuckDB SQL over the views ``<schema>.<table>``."""
+    """Validate ``text`` and turn it into DuckDB SQL over the catalogs' serving tables."""
     if language not in ("sql", "adql"):
         raise QueryRefusedError(f"unknown query language {language!r}; use 'sql' or 'adql'")
     guard.check_text(text)
