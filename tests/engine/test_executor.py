@@ -92,11 +92,15 @@ def test_sees_new_and_dropped_catalogs_without_restart(
     ex = DuckDBExecutor(store)
     try:
         assert [t.qualified for t in ex.tables()] == ["test.points"]
+        before = ex.translate("SELECT count(*) AS n FROM test.points")
         src = tmp_path / "more.parquet"
         pq.write_table(make_points(500, seed=3), src)
         ingest_catalog(store, [src], "test.more", ra="ra", dec="dec", progress=False)
         count = ex.execute("SELECT count(*) AS n FROM test.more").to_table()
         assert count["n"].to_pylist() == [500]
+        # test.more sorts before test.points: a translation from before the change must
+        # still reach test.points on the reopened connection.
+        assert ex.run(before).to_table()["n"].to_pylist() == [30_000]
         store.drop("test.more")
         assert [t.qualified for t in ex.tables()] == ["test.points"]
     finally:

@@ -245,7 +245,7 @@ def test_an_alias_that_looks_like_a_path_is_only_a_name():
 @pytest.mark.parametrize(
     "text",
     [
-        "SELECT * FROM catalog_0.main.data",  # the executor's attached files
+        "SELECT * FROM catalog__demo__objects.main.data",  # the executor's attached files
         "SELECT * FROM main.data",
         "SELECT * FROM memory.main.x",
         "SELECT * FROM information_schema.tables",

@@ -145,12 +145,10 @@ class DuckDBExecutor:
         self._watchdog = _Watchdog()
 
     def tables(self) -> list[TableMeta]:
-        self._connection()
-        return list(self._tables)
+        return list(self._connection()[1])
 
     def translate(self, text: str, language: Language = "sql") -> Translation:
-        self._connection()
-        return translate(text, language, self._tables)
+        return translate(text, language, self._connection()[1])
 
     def execute(
         self,
@@ -161,8 +159,9 @@ class DuckDBExecutor:
         timeout_s: float | None = None,
     ) -> QueryResult:
         """Validate, translate and start the query; rows are fetched as batches are read."""
-        con = self._connection()
-        translation = translate(text, language, self._tables)
+        # The tables name attached databases of this connection: keep the pair together.
+        con, tables = self._connection()
+        translation = translate(text, language, tables)
         return self.run(translation, con, max_rows=max_rows, timeout_s=timeout_s)
 
     def run(
@@ -173,7 +172,7 @@ class DuckDBExecutor:
         max_rows: int | None = None,
         timeout_s: float | None = None,
     ) -> QueryResult:
-        base = con or self._connection()
+        base = con or self._connection()[0]
         cursor = base.cursor()
         limit = timeout_s if timeout_s is not None else self.limits.timeout_s
         cap = max_rows if max_rows is not None else self.limits.max_rows
@@ -213,20 +212,22 @@ class DuckDBExecutor:
                 self._con = None
                 self._generation = None
 
-    def _connection(self) -> duckdb.DuckDBPyConnection:
+    def _connection(self) -> tuple[duckdb.DuckDBPyConnection, list[TableMeta]]:
         generation = self.store.generation()
         with self._lock:
             if self._con is None or generation != self._generation:
                 # The old connection is left for its running cursors and collected later.
                 self._con, self._tables = self._open()
                 self._generation = generation
-            return self._con
+            return self._con, self._tables
 
     def _open(self) -> tuple[duckdb.DuckDBPyConnection, list[TableMeta]]:
         con = duckdb.connect(":memory:")
         tables = self.store.list()
-        for index, meta in enumerate(tables):
-            alias = f"catalog_{index}"
+        for meta in tables:
+            # Named after the table, so a translation made against an older connection
+            # still names the same table (or none) on a newer one.
+            alias = f"catalog__{meta.schema}__{meta.name}"
             con.execute(f"ATTACH {_literal(str(meta.serving_path))} AS {alias} (READ_ONLY)")
             meta.location = (alias, "main", SERVING_TABLE)
         spatial.register_udfs(con)
