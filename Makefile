@@ -1,6 +1,7 @@
 # Skydock: the two commands are `make up` and `make test`.
 SHELL := /bin/bash
-UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+# uv from PATH, else the uv module that `make uv` installs with pip (works off PATH too).
+UV ?= $(shell command -v uv 2>/dev/null || echo python3 -m uv)
 DATA_DIR ?= .skydock
 HOST ?= 127.0.0.1
 PORT ?= 8000
@@ -12,7 +13,8 @@ RUN := $(UV) run --frozen --all-extras
 APT_PACKAGES := stilts
 
 uv:
-	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || python3 -m pip install --quiet --user uv || python3 -m pip install --quiet uv
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || \
+	  python3 -m pip install --quiet uv || python3 -m pip install --quiet --user uv
 
 sync: uv
 	@$(UV) sync --frozen --all-extras --quiet
