@@ -38,6 +38,8 @@ _DEC_PAD_DEG = 1e-9
 # dense survey), so finer covers skip nothing more, while every extra BETWEEN costs
 # DuckDB bind and optimise time (benchmarks/cone.py, 10 M rows: 4-8 ranges were fastest).
 SQL_MAX_RANGES = 8
+SMALL_CONE_MAX_RANGES = 4
+SMALL_CONE_DEG = 0.5
 
 
 # ---------------------------------------------------------------------------------------
@@ -51,11 +53,15 @@ def cone_sql(
     dec_deg: float,
     radius_deg: float,
     ranges_column: str | None = "_healpix_29",
-    max_ranges: int = SQL_MAX_RANGES,
+    max_ranges: int | None = None,
 ) -> str:
     """A pruned, exact cone predicate: index ranges, a Dec band, then the distance."""
     ra, dec = _position(ra_deg, dec_deg)
     radius = _radius(radius_deg)
+    if max_ranges is None:
+        # Small cones fit in a row group or two whatever the cover, so fewer ranges only
+        # save planning; wide ones still gain from a finer cover (benchmarks/cone.py).
+        max_ranges = SMALL_CONE_MAX_RANGES if radius < SMALL_CONE_DEG else SQL_MAX_RANGES
     parts = []
     if ranges_column is not None:
         parts.append(_ranges_sql(ranges_column, cone_ranges(ra, dec, radius, max_ranges)))
