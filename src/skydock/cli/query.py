@@ -33,14 +33,14 @@ def query(
 ) -> None:
     """Run one SQL (PostgreSQL-flavoured, with q3c_*) or ADQL query on the local catalogs."""
     from skydock.engine.catalog import CatalogStore
-    from skydock.engine.executor import DuckDBExecutor, Limits
+    from skydock.engine.executor import SPILL_DIR, DuckDBExecutor, Limits
     from skydock.engine.formats import normalise_format
 
     if text == "-":
         text = sys.stdin.read()
     fmt = normalise_format(fmt)
     executor = DuckDBExecutor(
-        CatalogStore.for_data_dir(data_dir), Limits(temp_directory=data_dir / "tmp" / "duckdb")
+        CatalogStore.for_data_dir(data_dir), Limits(temp_directory=data_dir / SPILL_DIR)
     )
     result = executor.execute(text, "adql" if adql else "sql", max_rows=max_rows, timeout_s=timeout)
     with result:

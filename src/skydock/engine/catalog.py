@@ -19,7 +19,7 @@ import difflib
 import re
 import shutil
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -151,9 +151,6 @@ class CatalogStore:
         path = self.root / ".staging" / uuid.uuid4().hex
         path.mkdir(parents=True)
         return path
-
-    def __iter__(self) -> Iterator[TableMeta]:
-        return iter(self.list())
 
     def list(self) -> list[TableMeta]:
         if not self.root.is_dir():

@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import duckdb
 import pyarrow as pa
@@ -24,11 +23,12 @@ import pyarrow as pa
 from skydock.engine import spatial
 from skydock.engine.catalog import SERVING_TABLE, CatalogStore, ColumnMeta, TableMeta
 from skydock.engine.formats import Writable, write_result
-from skydock.engine.sql import Translation, translate
+from skydock.engine.sql import Language, Translation, translate
 from skydock.errors import QueryExecutionError, QueryTimeoutError
 
-Language = Literal["sql", "adql"]
 BATCH_ROWS = 65_536
+# Where DuckDB spills large sorts and joins, relative to the data directory.
+SPILL_DIR = Path("tmp") / "duckdb"
 
 
 @dataclass(frozen=True)
@@ -56,8 +56,8 @@ class QueryResult:
     max_rows: int | None
     _reader: pa.RecordBatchReader | _RenamingReader
     _cursor: duckdb.DuckDBPyConnection
-    _alarm: _Alarm | None
-    _deadline: float
+    _alarm: _Alarm
+    _limit_s: float
     overflow: bool = False
     rows: int = 0
     _closed: bool = field(default=False, repr=False)
@@ -79,7 +79,7 @@ class QueryResult:
                 self.rows += batch.num_rows
                 yield batch
         except duckdb.InterruptException as exc:
-            raise self._timeout_error() from exc
+            raise _timed_out(self._limit_s) from exc
         except duckdb.Error as exc:
             raise QueryExecutionError(_clean_message(exc)) from exc
         finally:
@@ -93,7 +93,7 @@ class QueryResult:
             self.batches(),
             out,
             columns=self.columns,
-            overflow=OverflowFlag(self),
+            overflow=_OverflowFlag(self),
             info=info,
         )
 
@@ -104,16 +104,9 @@ class QueryResult:
         if self._closed:
             return
         self._closed = True
-        if self._alarm is not None:
-            self._alarm.cancel()
+        self._alarm.cancel()
         with contextlib.suppress(duckdb.Error):
             self._cursor.close()
-
-    def _timeout_error(self) -> QueryTimeoutError:
-        return QueryTimeoutError(
-            f"the query ran longer than its limit of {self._deadline:g} s and was stopped; "
-            "add a spatial constraint or a tighter cut, or submit it as an async job"
-        )
 
     def __enter__(self) -> QueryResult:
         return self
@@ -122,7 +115,7 @@ class QueryResult:
         self.close()
 
 
-class OverflowFlag:
+class _OverflowFlag:
     """Truthy once the row cap cut its result short; final after the rows are read."""
 
     def __init__(self, result: QueryResult) -> None:
@@ -182,10 +175,7 @@ class DuckDBExecutor:
         except duckdb.InterruptException as exc:
             alarm.cancel()
             cursor.close()
-            raise QueryTimeoutError(
-                f"the query ran longer than its limit of {limit:g} s and was stopped; "
-                "add a spatial constraint or a tighter cut, or submit it as an async job"
-            ) from exc
+            raise _timed_out(limit) from exc
         except duckdb.Error as exc:
             alarm.cancel()
             cursor.close()
@@ -202,7 +192,7 @@ class DuckDBExecutor:
             _reader=reader,
             _cursor=cursor,
             _alarm=alarm,
-            _deadline=limit,
+            _limit_s=limit,
         )
 
     def close(self) -> None:
@@ -329,6 +319,13 @@ def _rename(schema: pa.Schema, names: Sequence[str]) -> pa.Schema:
         return schema
     return pa.schema(
         [pa.field(n, f.type, f.nullable, f.metadata) for n, f in zip(names, schema, strict=True)]
+    )
+
+
+def _timed_out(limit_s: float) -> QueryTimeoutError:
+    return QueryTimeoutError(
+        f"the query ran longer than its limit of {limit_s:g} s and was stopped; "
+        "add a spatial constraint or a tighter cut, or submit it as an async job"
     )
 
 

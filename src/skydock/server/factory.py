@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 
 from skydock.engine.catalog import CatalogStore
-from skydock.engine.executor import DuckDBExecutor, Limits
+from skydock.engine.executor import SPILL_DIR, DuckDBExecutor, Limits
 from skydock.server.config import Config
 from skydock.server.services.query import QueryService
 
@@ -28,7 +28,7 @@ class Factory:
             max_rows=q.max_rows,
             memory_limit=q.memory_limit,
             threads=q.threads,
-            temp_directory=self.config.data_dir / "tmp" / "duckdb",
+            temp_directory=self.config.data_dir / SPILL_DIR,
         )
         return DuckDBExecutor(self.catalog_store, limits)
 
