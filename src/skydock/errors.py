@@ -79,3 +79,51 @@ class FormatError(SkydockError):
     """An output format that does not exist was asked for."""
 
     code = "bad_format"
+
+
+class AuthenticationError(SkydockError):
+    """Wrong password, or a token that is unknown, expired or revoked."""
+
+    code = "unauthenticated"
+    status = 401
+
+
+class ThrottledError(SkydockError):
+    """Too many attempts in a short time; the message says when to try again."""
+
+    code = "too_many_attempts"
+    status = 429
+
+
+class PermissionDeniedError(SkydockError):
+    """The caller is known but may not do this (anonymous writes, another user's files)."""
+
+    code = "forbidden"
+    status = 403
+
+
+class NotFoundError(SkydockError):
+    """A file, directory, job, user or MyDB table that does not exist (or is not yours)."""
+
+    code = "not_found"
+    status = 404
+
+
+class ConflictError(SkydockError):
+    """The target already exists, or the thing is in a state that forbids the request."""
+
+    code = "conflict"
+    status = 409
+
+
+class InvalidRequestError(SkydockError):
+    """A parameter has a value that cannot be used: a bad path, name or option."""
+
+    code = "bad_request"
+
+
+class QuotaExceededError(SkydockError):
+    """Storing this would take the user past a quota, or an upload is over its size cap."""
+
+    code = "quota_exceeded"
+    status = 413

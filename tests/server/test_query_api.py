@@ -3,27 +3,11 @@
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pyarrow.parquet as pq
 import pytest
 from astropy.io.votable import parse_single_table
-
-from skydock.server.config import Config
-from skydock.server.main import create_app
-
-
-@pytest.fixture
-async def client(catalog_dir: Path) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(Config(data_dir=catalog_dir))
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://test") as c,
-    ):
-        yield c
 
 
 @pytest.mark.anyio

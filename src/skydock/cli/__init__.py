@@ -17,10 +17,11 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from skydock.cli import catalog, demo, query, serve
+    from skydock.cli import catalog, demo, query, serve, user
 
     app.add_typer(catalog.app, name="catalog")
     app.add_typer(demo.app, name="demo")
+    app.add_typer(user.app, name="user")
     app.command("query")(query.query)
     app.command("serve")(serve.serve)
 

@@ -27,6 +27,21 @@ class QueryConfig(BaseModel):
     )
 
 
+class AuthConfig(BaseModel):
+    """Tokens and the lockout after wrong passwords."""
+
+    model_config = {"extra": "forbid"}
+
+    token_ttl_hours: float = Field(default=168.0, gt=0, description="Lifetime of a login token.")
+    max_failed_logins: int = Field(
+        default=5, gt=0, description="Wrong passwords in a row before the account is locked."
+    )
+    lockout_s: float = Field(
+        default=30.0, ge=0, description="First lockout; it doubles with every further failure."
+    )
+    min_password_chars: int = Field(default=8, ge=1, description="Shortest password accepted.")
+
+
 class Config(BaseSettings):
     """Everything a Skydock server needs to start."""
 
@@ -35,4 +50,14 @@ class Config(BaseSettings):
     )
 
     data_dir: Path = Field(default=Path(".skydock"), description="Where everything is stored.")
+    database_url: str | None = Field(
+        default=None,
+        description="Metadata database (SQLAlchemy URL); a SQLite file in data_dir if unset.",
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="Base URL clients reach this server at (for download and upload links); "
+        "taken from each request if unset.",
+    )
     query: QueryConfig = Field(default_factory=QueryConfig)
+    auth: AuthConfig = Field(default_factory=AuthConfig)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cached_property
 
 from skydock.engine.catalog import CatalogStore
 from skydock.engine.executor import SPILL_DIR, DuckDBExecutor, Limits
 from skydock.server.config import Config
+from skydock.server.services.auth import AuthPolicy, AuthService
 from skydock.server.services.query import QueryService
+from skydock.server.storage.metadata import Database, sqlite_url
 
 
 class Factory:
@@ -32,9 +35,36 @@ class Factory:
         )
         return DuckDBExecutor(self.catalog_store, limits)
 
+    @cached_property
+    def database(self) -> Database:
+        self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        db = Database(self.config.database_url or sqlite_url(self.config.data_dir))
+        db.upgrade()
+        return db
+
+    @cached_property
+    def auth(self) -> AuthService:
+        a = self.config.auth
+        policy = AuthPolicy(
+            token_ttl=timedelta(hours=a.token_ttl_hours),
+            max_failed_logins=a.max_failed_logins,
+            lockout_s=a.lockout_s,
+            min_password_chars=a.min_password_chars,
+        )
+        return AuthService(self.database, policy)
+
+    def auth_service(self) -> AuthService:
+        return self.auth
+
     def query_service(self) -> QueryService:
         return QueryService(self.executor)
+
+    def start(self) -> None:
+        """Work done once before the first request: migrate the metadata database."""
+        _ = self.database
 
     def close(self) -> None:
         if "executor" in self.__dict__:
             self.executor.close()
+        if "database" in self.__dict__:
+            self.database.close()

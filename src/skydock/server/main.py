@@ -7,13 +7,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
 from skydock import __version__
-from skydock.errors import SkydockError
+from skydock.server import logs
 from skydock.server.config import Config
 from skydock.server.factory import Factory
-from skydock.server.handlers import query
+from skydock.server.handlers import auth, errors, query
+from skydock.server.handlers.datalab import auth as dl_auth
 
 
 def create_app(config: Config | None = None) -> FastAPI:
@@ -25,6 +26,7 @@ def create_app(config: Config | None = None) -> FastAPI:
         # Everything loaded at start-up lives as long as the process: taking it out of
         # the collector's sight keeps full collections (milliseconds with astropy,
         # pandas and sqlglot loaded) out of query latencies.
+        factory.start()
         gc.collect()
         gc.freeze()
         yield
@@ -38,11 +40,10 @@ def create_app(config: Config | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.factory = factory
-    app.include_router(query.router)
-
-    @app.exception_handler(SkydockError)
-    async def skydock_error(request: Request, exc: SkydockError) -> JSONResponse:
-        return JSONResponse({"error": exc.code, "message": exc.message}, status_code=exc.status)
+    logs.install()
+    for router in (auth.router, query.router, dl_auth.router):
+        app.include_router(router)
+    errors.install(app)
 
     @app.middleware("http")
     async def server_header(
