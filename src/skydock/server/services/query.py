@@ -10,9 +10,20 @@ from typing import IO, Literal
 from skydock.engine.catalog import TableMeta
 from skydock.engine.executor import DuckDBExecutor
 from skydock.engine.formats import FORMATS, normalise_format
+from skydock.errors import AuthenticationError, InvalidRequestError
+from skydock.server.services.auth import ANONYMOUS, Principal
 
 SPOOL_BYTES = 16 * 1024 * 1024
 CHUNK_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Saved:
+    """Where a result was saved (``vos://...`` or ``mydb://...``) and how many rows."""
+
+    out: str
+    rows: int
+    overflow: bool
 
 
 @dataclass
@@ -49,18 +60,54 @@ class QueryService:
         language: Literal["sql", "adql"] = "sql",
         fmt: str = "csv",
         *,
+        principal: Principal = ANONYMOUS,
         max_rows: int | None = None,
+        timeout_s: float | None = None,
     ) -> QueryAnswer:
+        """Run the query and spool its result in ``fmt`` for the caller."""
         name = normalise_format(fmt)
-        cap = self._executor.limits.max_rows
-        if max_rows is not None:
-            cap = min(max_rows, cap) if cap is not None else max_rows
+        cap = self._cap(max_rows)
         body = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - handed to the response
         try:
-            with self._executor.execute(text, language, max_rows=cap) as result:
+            with self._executor.execute(
+                text, language, max_rows=cap, timeout_s=self._timeout(timeout_s)
+            ) as result:
                 rows = result.write(name, body)
         except BaseException:
             body.close()
             raise
         spec = FORMATS[name]
         return QueryAnswer(spec.media_type, spec.extension, rows, result.overflow, body)
+
+    def save(
+        self,
+        text: str,
+        language: Literal["sql", "adql"],
+        fmt: str,
+        out: str,
+        *,
+        principal: Principal,
+        drop: bool = False,
+        max_rows: int | None = None,
+        timeout_s: float | None = None,
+    ) -> Saved:
+        """Run the query and store its result at ``out``: ``vos://path`` or ``mydb://table``."""
+        if principal.anonymous:
+            raise AuthenticationError(f"log in to save results to {out!r}")
+        scheme = out.split("://", 1)[0] if "://" in out else ""
+        raise InvalidRequestError(
+            f"cannot save results to {out!r}: scheme {scheme!r} is not available; "
+            "use vos://path or mydb://table"
+        )
+
+    def _cap(self, max_rows: int | None) -> int | None:
+        cap = self._executor.limits.max_rows
+        if max_rows is not None:
+            cap = min(max_rows, cap) if cap is not None else max_rows
+        return cap
+
+    def _timeout(self, timeout_s: float | None) -> float:
+        limit = self._executor.limits.timeout_s
+        if timeout_s is None or timeout_s <= 0:
+            return limit
+        return min(timeout_s, limit)
