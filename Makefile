@@ -9,8 +9,12 @@ RUN := $(UV) run --frozen --all-extras
 
 .PHONY: up test lint pytest bench demo sync uv system-deps clean
 
-# Debian packages the test suite drives for real (STILTS validates our VOTables).
-APT_PACKAGES := stilts
+# Debian packages the test suite drives for real, as package:probe (a command on PATH or
+# a file): STILTS validates our VOTables, PostgreSQL 15 (+ Q3C for the benchmarks) backs
+# the metadata-database tests.
+APT_PACKAGES := stilts:stilts \
+	postgresql-15:/usr/lib/postgresql/15/bin/postgres \
+	postgresql-15-q3c:/usr/share/postgresql/15/extension/q3c.control
 
 uv:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 || \
@@ -32,7 +36,9 @@ lint: sync
 	$(RUN) lint-imports
 
 system-deps:
-	@missing=""; for p in $(APT_PACKAGES); do command -v $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@missing=""; for entry in $(APT_PACKAGES); do pkg=$${entry%%:*}; probe=$${entry#*:}; \
+	  if [ "$${probe:0:1}" = / ]; then [ -e "$$probe" ]; else command -v "$$probe" >/dev/null 2>&1; fi \
+	  || missing="$$missing $$pkg"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
