@@ -7,9 +7,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from benchmarks.pg import PostgresServer, PostgresUnavailableError, Tuning
 from sqlalchemy import inspect
 
-from benchmarks.pg import PostgresServer, PostgresUnavailableError, Tuning
 from skydock.errors import AuthenticationError
 from skydock.server.config import Config
 from skydock.server.services.auth import AuthPolicy, AuthService
