@@ -12,6 +12,16 @@ import pytest
 from skydock.engine.catalog import CatalogStore, TableMeta
 
 SMALL_ROWS = 30_000
+# demo.stars as the Data Lab wire-protocol test plan describes it: id, ra, dec, name.
+STARS = [
+    (101.2872, -16.7161, "Sirius"),
+    (95.9880, -52.6957, "Canopus"),
+    (213.9153, 19.1824, "Arcturus"),
+    (279.2347, 38.7837, "Vega"),
+    (79.1723, 45.9980, "Capella"),
+    (78.6345, -8.2016, "Rigel"),
+    (114.8255, 5.2250, "Procyon"),
+]
 
 
 def make_points(n: int, seed: int) -> pa.Table:
@@ -39,7 +49,7 @@ def points_table() -> pa.Table:
 
 @pytest.fixture(scope="session")
 def catalog_dir(tmp_path_factory: pytest.TempPathFactory, points_table: pa.Table) -> Path:
-    """A data directory holding one ingested catalog, ``test.points``."""
+    """A data directory holding two ingested catalogs, ``test.points`` and ``demo.stars``."""
     from skydock.engine.ingest import ingest_catalog
 
     data_dir = tmp_path_factory.mktemp("data")
@@ -60,6 +70,21 @@ def catalog_dir(tmp_path_factory: pytest.TempPathFactory, points_table: pa.Table
         dec="dec",
         id_column="id",
         meta=meta,
+        progress=False,
+    )
+    stars = data_dir / "stars.csv"
+    stars.write_text(
+        "id,ra,dec,name\n"
+        + "".join(f"{i},{ra},{dec},{name}\n" for i, (ra, dec, name) in enumerate(STARS, 1))
+    )
+    ingest_catalog(
+        CatalogStore.for_data_dir(data_dir),
+        [stars],
+        "demo.stars",
+        ra="ra",
+        dec="dec",
+        id_column="id",
+        meta={"description": "A few bright stars (the Data Lab client test plan's table)"},
         progress=False,
     )
     return data_dir

@@ -91,7 +91,7 @@ def test_sees_new_and_dropped_catalogs_without_restart(
     store = CatalogStore.for_data_dir(data_dir)
     ex = DuckDBExecutor(store)
     try:
-        assert [t.qualified for t in ex.tables()] == ["test.points"]
+        assert [t.qualified for t in ex.tables()] == ["demo.stars", "test.points"]
         before = ex.translate("SELECT count(*) AS n FROM test.points")
         src = tmp_path / "more.parquet"
         pq.write_table(make_points(500, seed=3), src)
@@ -102,7 +102,7 @@ def test_sees_new_and_dropped_catalogs_without_restart(
         # still reach test.points on the reopened connection.
         assert ex.run(before).to_table()["n"].to_pylist() == [30_000]
         store.drop("test.more")
-        assert [t.qualified for t in ex.tables()] == ["test.points"]
+        assert [t.qualified for t in ex.tables()] == ["demo.stars", "test.points"]
     finally:
         ex.close()
 

@@ -70,6 +70,7 @@ async def test_bad_queries_get_clear_4xx(
 async def test_tables_lists_columns(client: httpx.AsyncClient) -> None:
     r = await client.get("/api/tables")
     assert r.status_code == 200
-    (table,) = r.json()
-    assert table["name"] == "test.points"
+    tables = {t["name"]: t for t in r.json()}
+    assert sorted(tables) == ["demo.stars", "test.points"]
+    table = tables["test.points"]
     assert {c["name"] for c in table["columns"]} >= {"id", "ra", "dec", "mag", "kind"}

@@ -1,0 +1,98 @@
+# ruff: noqa: N813  (the Data Lab spelling: ac, qc, sc)
+"""The Astro Data Lab client's user stories (wire spec §10), run by the real client.
+
+Run as ``python dl_stories.py BASE_URL GROUP`` in a fresh HOME and working directory:
+the client keeps global state (login files, a sticky ``wait``), so every group runs in a
+process of its own. An assertion failure exits non-zero with the story's number.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+
+BASE, GROUP = sys.argv[1], sys.argv[2]
+
+from dl import authClient as ac  # noqa: E402 (authClient first: it writes dl.conf)
+from dl import queryClient as qc  # noqa: E402
+from dl import resClient  # noqa: E402
+from dl import storeClient as sc  # noqa: E402
+from dl.helpers.utils import convert  # noqa: E402
+
+ac.set_svc_url(BASE + "/auth")
+qc.set_svc_url(BASE + "/query")
+sc.set_svc_url(BASE + "/storage")
+resClient.set_svc_url(BASE + "/res")
+
+TOKEN = re.compile(r"([^\/\s]+)\.(\d+)\.(\d+)\.((?:\$1\$\S{22,})|(?:\S+_access))")
+Q = "select id,ra,dec,name from demo.stars order by id limit 5"
+
+
+def check(story: int, condition: object, detail: object = "") -> None:
+    if not condition:
+        print(f"story {story} failed: {detail!r}", file=sys.stderr)
+        sys.exit(1)
+
+
+def raises(story: int, call, *args, **kwargs) -> str:  # type: ignore[no-untyped-def]
+    try:
+        got = call(*args, **kwargs)
+    except Exception as exc:  # the client raises its own error classes
+        return str(exc)
+    check(story, False, f"expected an error, got {got!r}")
+    return ""
+
+
+def auth() -> None:
+    check(1, ac.whoAmI() == "anonymous", ac.whoAmI())
+    for story_url, mod in ((BASE + "/auth", ac), (BASE + "/query", qc)):
+        check(2, mod.isAlive(story_url), story_url)
+    bad = ac.login("alice", "wrong")
+    check(3, isinstance(bad, str) and not TOKEN.match(bad), bad)
+    check(3, not ac.isValidToken(bad))
+    tok = ac.login("alice", "alicepw")
+    check(4, TOKEN.match(tok) and ac.isValidToken(tok), tok)
+    check(5, ac.whoAmI() == "alice", ac.whoAmI())
+    check(5, ac.isUserLoggedIn("alice") and ac.isTokenLoggedIn(tok))
+    check(6, ac.login("alice") == tok)
+    check(7, ac.isValidUser("alice") and not ac.isValidPassword("alice", "x"))
+    check(33, ac.logout(tok) == "OK")
+    check(33, ac.whoAmI() == "anonymous", ac.whoAmI())
+    again = ac.logout(tok)
+    check(33, isinstance(again, str) and again != "OK", again)
+
+
+def sync() -> None:
+    from astropy.table import Table
+
+    ac.login("alice", "alicepw")
+    csv = qc.query(sql=Q)
+    check(8, csv.startswith("id,ra,dec,name\n") and csv.endswith("\n"), csv[:80])
+    check(8, len(csv.splitlines()) == 6, csv)
+    check(8, "Sirius" in csv, csv)
+    check(9, len(qc.query(sql=Q, fmt="csv-noheader").splitlines()) == 5)
+    ascii_ = qc.query(sql=Q, fmt="ascii")
+    check(10, "\t" in ascii_.splitlines()[1], ascii_[:80])
+    df = qc.query(sql=Q, fmt="pandas")
+    check(11, df.shape == (5, 4), df.shape)
+    check(11, len(qc.query(sql=Q, fmt="table")) == 5)
+    num = "select id, ra, dec from demo.stars order by id limit 5"
+    check(11, qc.query(sql=num, fmt="array").shape == (5, 3))
+    check(11, len(qc.query(sql=num, fmt="structarray")) == 5)
+    vot = qc.query(sql=Q, fmt="votable")
+    check(12, len(convert(vot, "votable").to_table()) == 5)
+    check(13, qc.query(sql=Q, fmt="fits", out="./q.fits") == "OK")
+    check(13, len(Table.read("q.fits")) == 5)
+    top = qc.query(adql="select top 5 id,ra,dec from demo.stars")
+    check(14, len(top.splitlines()) == 6, top)
+    message = raises(15, qc.query, sql="select nope from nowhere")
+    check(15, "nowhere" in message and "{" not in message and "<" not in message, message)
+    empty = qc.query(sql="select id from demo.stars where id < 0")
+    check(13, empty == "id\n", empty)
+
+
+GROUPS = {"auth": auth, "sync": sync}
+
+if __name__ == "__main__":
+    GROUPS[GROUP]()
+    print("ok")
