@@ -93,6 +93,7 @@ EXPECTED_UNITS = {
         "hip": "", "ra": "deg", "dec": "deg", "plx": "mas", "e_plx": "mas", "pmra": "mas/yr",
         "pmde": "mas/yr", "hpmag": "mag", "b_v": "mag", "v_i": "mag",
     },
+    "demo.stars": {"id": "", "ra": "deg", "dec": "deg", "name": "", "hpmag": "mag", "b_v": "mag"},
     "demo.gaia": {
         "source_id": "", "ra": "deg", "dec": "deg", "phot_g_mean_mag": "mag",
         "phot_bp_mean_mag": "mag", "phot_rp_mean_mag": "mag", "bp_rp": "mag",
@@ -304,6 +305,16 @@ def test_hipparcos_rows_and_sirius(demo: Demo) -> None:
     assert got["b_v"][0] == pytest.approx(0.009, abs=1e-3)
 
 
+def test_stars_are_the_naked_eye_hipparcos_stars(demo: Demo) -> None:
+    stars = demo.query("demo.stars", "SELECT id, ra, name FROM data ORDER BY id")
+    hip = demo.query("demo.hipparcos", "SELECT hip, ra FROM data WHERE hpmag < 6.5 ORDER BY hip")
+    assert len(stars["id"]) == len(hip["hip"]) > 5_000
+    np.testing.assert_array_equal(stars["id"], hip["hip"])
+    np.testing.assert_array_equal(stars["ra"], hip["ra"])
+    sirius = list(stars["id"]).index(32349)
+    assert stars["name"][sirius] == "HIP 32349"
+
+
 def test_gaia_barnards_star(demo: Demo) -> None:
     got = demo.query(
         "demo.gaia",
@@ -341,7 +352,7 @@ def test_existing_tables_are_refused_or_kept(demo: Demo) -> None:
 
 
 def test_bad_arguments_name_what_is_accepted(tmp_path: Path) -> None:
-    with pytest.raises(CatalogError, match="objects, smash, hipparcos, gaia, ngc"):
+    with pytest.raises(CatalogError, match="objects, smash, hipparcos, stars, gaia, ngc"):
         build.build_demo(tmp_path, only="objects,nosuch", progress=False)
     with pytest.raises(CatalogError, match="between 1 and 100,000,000"):
         build.build_demo(tmp_path, rows=0, progress=False)

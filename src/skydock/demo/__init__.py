@@ -6,7 +6,7 @@ Five tables in the ``demo`` schema, built by ``skydock demo build``:
   up to 100 million), see :mod:`skydock.demo.objects`;
 - ``demo.smash`` — a synthetic SMASH-like deep field hiding an ultra-faint dwarf galaxy,
   see :mod:`skydock.demo.smash`;
-- ``demo.hipparcos``, ``demo.gaia``, ``demo.ngc`` — real catalogues shipped by PyPI
+- ``demo.hipparcos`` (and its naked-eye subset ``demo.stars``), ``demo.gaia``, ``demo.ngc`` — real catalogues shipped by PyPI
   packages, see :mod:`skydock.demo.real`.
 
 The synthetic tables come from seeded generators: the same seed and row count give the
@@ -19,4 +19,4 @@ from __future__ import annotations
 DEFAULT_ROWS = 1_000_000
 MAX_ROWS = 100_000_000
 DEFAULT_SEED = 42
-TABLES = ("objects", "smash", "hipparcos", "gaia", "ngc")
+TABLES = ("objects", "smash", "hipparcos", "stars", "gaia", "ngc")

@@ -22,7 +22,8 @@ from skydock.engine.catalog import CatalogStore
 from skydock.errors import CatalogError, CatalogExistsError
 
 DATASETS: dict[str, Dataset] = {
-    d.key: d for d in (objects.DATASET, smash.DATASET, real.HIPPARCOS, real.GAIA, real.NGC)
+    d.key: d
+    for d in (objects.DATASET, smash.DATASET, real.HIPPARCOS, real.STARS, real.GAIA, real.NGC)
 }
 assert tuple(DATASETS) == TABLES
 

