@@ -6,8 +6,8 @@ Five tables in the ``demo`` schema, built by ``skydock demo build``:
   up to 100 million), see :mod:`skydock.demo.objects`;
 - ``demo.smash`` — a synthetic SMASH-like deep field hiding an ultra-faint dwarf galaxy,
   see :mod:`skydock.demo.smash`;
-- ``demo.hipparcos`` (and its naked-eye subset ``demo.stars``), ``demo.gaia``, ``demo.ngc`` — real catalogues shipped by PyPI
-  packages, see :mod:`skydock.demo.real`.
+- ``demo.hipparcos`` (and its naked-eye subset ``demo.stars``), ``demo.gaia``,
+  ``demo.ngc`` — real catalogues shipped by PyPI packages, see :mod:`skydock.demo.real`.
 
 The synthetic tables come from seeded generators: the same seed and row count give the
 same rows on every machine. The orchestration is in :mod:`skydock.demo.build`; this
