@@ -22,7 +22,7 @@ from typing import Any
 
 import duckdb
 
-from benchmarks import aggregate, cone, crossmatch, data, ingest, to_pandas
+from benchmarks import aggregate, cone, crossmatch, data, http, ingest, to_pandas
 from benchmarks.common import Context, Section, Settings, console, log
 from benchmarks.pg import PostgresServer, PostgresUnavailableError
 from skydock.engine import spatial
@@ -34,6 +34,7 @@ BENCHMARKS: dict[str, Callable[[Context], Section]] = {
     "aggregate": aggregate.run,
     "pandas": to_pandas.run,
     "crossmatch": crossmatch.run,
+    "http": http.run,
 }
 ALL = (*BENCHMARKS, "ingest")
 
