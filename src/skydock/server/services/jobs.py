@@ -453,6 +453,9 @@ class JobService:
             current = self._store.get(job.id)
             if current is None or current.phase != EXECUTING:
                 return  # aborted or deleted between the claim and now
+            if self._stopping.is_set():  # claimed as the server stops: nothing ran yet
+                self._store.update(job.id, (EXECUTING,), phase=QUEUED, worker=None, started_at=None)
+                return
             self._running[job.id] = cancel
         try:
             with cancel.scope():
