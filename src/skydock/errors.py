@@ -56,6 +56,13 @@ class QueryTimeoutError(SkydockError):
     status = 408
 
 
+class QueryAbortedError(SkydockError):
+    """The query was stopped because its job was aborted (or destroyed) on request."""
+
+    code = "query_aborted"
+    status = 409
+
+
 class QueryExecutionError(SkydockError):
     """The database refused the query while running it (bad types, division by zero...)."""
 

@@ -91,7 +91,37 @@ def sync() -> None:
     check(13, empty == "id\n", empty)
 
 
-GROUPS = {"auth": auth, "sync": sync}
+SLOW = (
+    "select count(*) from test.points a, test.points b, test.points c "
+    "where a.mag + b.mag + c.mag > 70"
+)
+
+
+def async_() -> None:
+    ac.login("alice", "alicepw")
+    expected = qc.query(sql=Q)
+    jid = qc.query(sql=Q, async_=True)
+    check(16, isinstance(jid, str) and re.fullmatch(r"[A-Za-z0-9_-]+", jid), jid)
+    check(17, qc.status(jid) in ("QUEUED", "EXECUTING", "COMPLETED"), qc.status(jid))
+    check(17, qc.wait(jid, wait=0.5) == "COMPLETED")
+    check(18, qc.results(jid) == expected)
+    check(18, qc.results(jid) == expected)  # results are kept after the first fetch
+    slow = qc.query(sql=SLOW, async_=True)
+    early = qc.results(slow)
+    check(19, isinstance(early, tuple) and early[0] != 200, early)
+    bad = qc.query(sql="select nope", async_=True)
+    check(20, qc.wait(bad) == "ERROR")
+    check(20, "nope" in qc.error(bad), qc.error(bad))
+    check(22, qc.abort(slow) == "OK")
+    check(22, qc.status(slow) == "ABORTED", qc.status(slow))
+    waited = qc.query(sql=Q, async_=True, wait=True, poll=1)
+    check(21, waited == expected, waited)
+    again = qc.query(sql=Q, async_=True, wait=False)
+    check(21, re.fullmatch(r"[A-Za-z0-9_-]+", again), again)
+    check(19, qc.status("nosuchjob").startswith("Error"), qc.status("nosuchjob"))
+
+
+GROUPS = {"auth": auth, "sync": sync, "async": async_}
 
 if __name__ == "__main__":
     GROUPS[GROUP]()

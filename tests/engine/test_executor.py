@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -12,9 +13,9 @@ from astropy import units as u
 from astropy.coordinates import SkyCoord
 
 from skydock.engine.catalog import CatalogStore
-from skydock.engine.executor import DuckDBExecutor, Limits
+from skydock.engine.executor import Cancellation, DuckDBExecutor, Limits
 from skydock.engine.sql import Translation
-from skydock.errors import QueryExecutionError, QueryTimeoutError
+from skydock.errors import QueryAbortedError, QueryExecutionError, QueryTimeoutError
 from tests.conftest import make_points
 
 
@@ -62,6 +63,37 @@ def test_timeout_interrupts_and_engine_stays_healthy(executor: DuckDBExecutor) -
     assert time.perf_counter() - start < 10
     again = executor.execute("SELECT count(*) FROM test.points").to_table()
     assert again.column(0).to_pylist() == [30_000]
+
+
+def test_cancellation_aborts_a_running_query_and_only_that_one(executor: DuckDBExecutor) -> None:
+    slow = (
+        "SELECT count(*) FROM test.points a, test.points b, test.points c "
+        "WHERE a.mag + b.mag < c.mag * random()"
+    )
+    cancel = Cancellation()
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        with cancel.scope():
+            try:
+                executor.execute(slow).to_table()
+            except BaseException as exc:
+                errors.append(exc)
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    time.sleep(0.3)
+    start = time.perf_counter()
+    cancel.cancel()
+    worker.join(timeout=20)
+    assert not worker.is_alive()
+    assert time.perf_counter() - start < 10
+    assert len(errors) == 1
+    assert isinstance(errors[0], QueryAbortedError), errors[0]
+    # Outside the scope, and for new queries inside a cancelled one, the behaviour is plain.
+    assert executor.execute("SELECT count(*) FROM test.points").to_table()[0][0].as_py() == 30_000
+    with cancel.scope(), pytest.raises(QueryAbortedError):
+        executor.execute("SELECT 1")
 
 
 def test_duckdb_itself_refuses_files_even_without_the_guard(executor: DuckDBExecutor) -> None:

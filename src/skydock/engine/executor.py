@@ -10,6 +10,7 @@ queries can run at once and one can be interrupted without disturbing the others
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import heapq
 import threading
 import time
@@ -24,11 +25,18 @@ from skydock.engine import spatial
 from skydock.engine.catalog import SERVING_TABLE, CatalogStore, ColumnMeta, TableMeta
 from skydock.engine.formats import Writable, write_result
 from skydock.engine.sql import Language, Translation, translate
-from skydock.errors import QueryExecutionError, QueryTimeoutError
+from skydock.errors import (
+    QueryAbortedError,
+    QueryExecutionError,
+    QueryTimeoutError,
+    SkydockError,
+)
 
 BATCH_ROWS = 65_536
 # Where DuckDB spills large sorts and joins, relative to the data directory.
 SPILL_DIR = Path("tmp") / "duckdb"
+# How long an abort keeps interrupting a query that has not stopped yet.
+CANCEL_PERSIST_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,72 @@ class Limits:
     memory_limit: str = "4GB"
     threads: int | None = None
     temp_directory: Path | None = None
+
+
+class Cancellation:
+    """Lets another thread stop every query started inside :meth:`scope`.
+
+    An async job runs its query through the query service (which may run more than one
+    statement, e.g. to save into MyDB); the job's abort reaches those queries through
+    this scope instead of a parameter threaded through every service signature.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._cancelled = False
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+    def cancel(self) -> None:
+        """Interrupt the running queries and refuse to start new ones.
+
+        DuckDB forgets an interrupt that arrives before its query has begun, so the
+        interrupt is repeated until every watched cursor has closed.
+        """
+        with self._lock:
+            if self._cancelled:
+                return
+            self._cancelled = True
+        threading.Thread(target=self._interrupt, name="skydock-cancel", daemon=True).start()
+
+    def _interrupt(self) -> None:
+        deadline = time.monotonic() + CANCEL_PERSIST_S
+        while time.monotonic() < deadline:
+            with self._lock:
+                cursors = list(self._cursors)
+            if not cursors:
+                return
+            for cursor in cursors:
+                with contextlib.suppress(Exception):
+                    cursor.interrupt()
+            time.sleep(0.05)
+
+    @contextlib.contextmanager
+    def scope(self) -> Iterator[Cancellation]:
+        token = _CANCELLATION.set(self)
+        try:
+            yield self
+        finally:
+            _CANCELLATION.reset(token)
+
+    def _watch(self, cursor: duckdb.DuckDBPyConnection) -> None:
+        with self._lock:
+            if not self._cancelled:
+                self._cursors.append(cursor)
+                return
+        raise _aborted()
+
+    def _forget(self, cursor: duckdb.DuckDBPyConnection) -> None:
+        with self._lock:
+            self._cursors = [c for c in self._cursors if c is not cursor]
+
+
+_CANCELLATION: contextvars.ContextVar[Cancellation | None] = contextvars.ContextVar(
+    "skydock_cancellation", default=None
+)
 
 
 @dataclass
@@ -58,6 +132,7 @@ class QueryResult:
     _cursor: duckdb.DuckDBPyConnection
     _alarm: _Alarm
     _limit_s: float
+    _cancel: Cancellation | None = None
     overflow: bool = False
     rows: int = 0
     _closed: bool = field(default=False, repr=False)
@@ -79,7 +154,7 @@ class QueryResult:
                 self.rows += batch.num_rows
                 yield batch
         except duckdb.InterruptException as exc:
-            raise _timed_out(self._limit_s) from exc
+            raise _interrupted(self._limit_s, self._cancel) from exc
         except duckdb.Error as exc:
             raise QueryExecutionError(_clean_message(exc)) from exc
         finally:
@@ -105,6 +180,8 @@ class QueryResult:
             return
         self._closed = True
         self._alarm.cancel()
+        if self._cancel is not None:
+            self._cancel._forget(self._cursor)
         with contextlib.suppress(duckdb.Error):
             self._cursor.close()
 
@@ -169,16 +246,23 @@ class DuckDBExecutor:
         cursor = base.cursor()
         limit = timeout_s if timeout_s is not None else self.limits.timeout_s
         cap = max_rows if max_rows is not None else self.limits.max_rows
+        cancel = _CANCELLATION.get()
+        if cancel is not None:
+            try:
+                cancel._watch(cursor)
+            except QueryAbortedError:
+                cursor.close()
+                raise
         alarm = self._watchdog.watch(limit, cursor.interrupt)
         try:
             reader = cursor.sql(translation.sql).to_arrow_reader(BATCH_ROWS)
-        except duckdb.InterruptException as exc:
-            alarm.cancel()
-            cursor.close()
-            raise _timed_out(limit) from exc
         except duckdb.Error as exc:
             alarm.cancel()
+            if cancel is not None:
+                cancel._forget(cursor)
             cursor.close()
+            if isinstance(exc, duckdb.InterruptException):
+                raise _interrupted(limit, cancel) from exc
             raise QueryExecutionError(_clean_message(exc)) from exc
         schema = _rename(reader.schema, translation.names)
         reader = _RenamingReader(reader, schema)
@@ -193,6 +277,7 @@ class DuckDBExecutor:
             _cursor=cursor,
             _alarm=alarm,
             _limit_s=limit,
+            _cancel=cancel,
         )
 
     def close(self) -> None:
@@ -327,6 +412,17 @@ def _timed_out(limit_s: float) -> QueryTimeoutError:
         f"the query ran longer than its limit of {limit_s:g} s and was stopped; "
         "add a spatial constraint or a tighter cut, or submit it as an async job"
     )
+
+
+def _aborted() -> QueryAbortedError:
+    return QueryAbortedError("the query was aborted on request")
+
+
+def _interrupted(limit_s: float, cancel: Cancellation | None) -> SkydockError:
+    """An interrupt is an abort if someone asked for one, else the time limit."""
+    if cancel is not None and cancel.cancelled:
+        return _aborted()
+    return _timed_out(limit_s)
 
 
 def _literal(text: str) -> str:

@@ -42,6 +42,37 @@ class AuthConfig(BaseModel):
     min_password_chars: int = Field(default=8, ge=1, description="Shortest password accepted.")
 
 
+class JobsConfig(BaseModel):
+    """Async jobs: the worker pool, per-user fairness and how long results are kept."""
+
+    model_config = {"extra": "forbid"}
+
+    workers: int = Field(default=4, gt=0, description="Jobs run at once by this server.")
+    per_user: int = Field(
+        default=2, gt=0, description="Jobs of one user run at once; the rest wait QUEUED."
+    )
+    retention_hours: float = Field(
+        default=168.0,
+        gt=0,
+        description="A job and its result are destroyed this long after it was created.",
+    )
+    archive_hours: float = Field(
+        default=720.0,
+        ge=0,
+        description="An ARCHIVED job's record is deleted this long after its destruction "
+        "(0: at once).",
+    )
+    default_execution_duration_s: int = Field(
+        default=3600, gt=0, description="Run time limit of a job that does not ask for one."
+    )
+    max_execution_duration_s: int = Field(
+        default=28800, gt=0, description="The longest run time a job may ask for."
+    )
+    sweep_interval_s: float = Field(
+        default=60.0, gt=0, description="How often expired jobs are looked for."
+    )
+
+
 class Config(BaseSettings):
     """Everything a Skydock server needs to start."""
 
@@ -61,3 +92,4 @@ class Config(BaseSettings):
     )
     query: QueryConfig = Field(default_factory=QueryConfig)
     auth: AuthConfig = Field(default_factory=AuthConfig)
+    jobs: JobsConfig = Field(default_factory=JobsConfig)

@@ -9,7 +9,9 @@ from skydock.engine.catalog import CatalogStore
 from skydock.engine.executor import SPILL_DIR, DuckDBExecutor, Limits
 from skydock.server.config import Config
 from skydock.server.services.auth import AuthPolicy, AuthService
+from skydock.server.services.jobs import JobLimits, JobService
 from skydock.server.services.query import QueryService
+from skydock.server.storage.jobs import JobStore
 from skydock.server.storage.metadata import Database, sqlite_url
 
 
@@ -59,11 +61,32 @@ class Factory:
     def query_service(self) -> QueryService:
         return QueryService(self.executor)
 
+    @cached_property
+    def jobs(self) -> JobService:
+        j = self.config.jobs
+        limits = JobLimits(
+            workers=j.workers,
+            per_user=j.per_user,
+            retention=timedelta(hours=j.retention_hours),
+            archive=timedelta(hours=j.archive_hours),
+            default_execution_duration_s=j.default_execution_duration_s,
+            max_execution_duration_s=j.max_execution_duration_s,
+            sweep_interval_s=j.sweep_interval_s,
+        )
+        return JobService(JobStore(self.database), self.query_service, self.config.data_dir, limits)
+
+    def job_service(self) -> JobService:
+        return self.jobs
+
     def start(self) -> None:
-        """Work done once before the first request: migrate the metadata database."""
+        """Work done once before the first request: migrate the metadata database, then
+        recover and start the async job workers."""
         _ = self.database
+        self.jobs.start()
 
     def close(self) -> None:
+        if "jobs" in self.__dict__:
+            self.jobs.close()
         if "executor" in self.__dict__:
             self.executor.close()
         if "database" in self.__dict__:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -50,6 +51,13 @@ class QueryService:
 
     def __init__(self, executor: DuckDBExecutor) -> None:
         self._executor = executor
+        self._timeout_limit_s: float | None = None
+
+    def with_timeout_limit(self, limit_s: float) -> QueryService:
+        """This service allowing timeouts up to ``limit_s`` (async jobs outlast sync queries)."""
+        clone = copy.copy(self)
+        clone._timeout_limit_s = limit_s
+        return clone
 
     def tables(self) -> list[TableMeta]:
         return self._executor.tables()
@@ -107,7 +115,7 @@ class QueryService:
         return cap
 
     def _timeout(self, timeout_s: float | None) -> float:
-        limit = self._executor.limits.timeout_s
+        limit = self._timeout_limit_s or self._executor.limits.timeout_s
         if timeout_s is None or timeout_s <= 0:
             return limit
         return min(timeout_s, limit)

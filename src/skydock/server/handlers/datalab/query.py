@@ -6,9 +6,9 @@ import json
 from typing import Literal
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import FileResponse, Response, StreamingResponse
 
-from skydock.errors import InvalidRequestError
+from skydock.errors import InvalidRequestError, SkydockError
 from skydock.server.handlers.datalab.common import flag, hello_routes, text
 from skydock.server.handlers.deps import Caller, Services
 from skydock.server.services.query import QueryAnswer
@@ -69,7 +69,10 @@ def query(
     target = _out_target(out)
     async_ = flag(request.query_params.get("async"))
     if async_:
-        raise InvalidRequestError("async queries are not available on this server yet")
+        job = services.job_service().submit(
+            caller, text_, language, fmt, out=target, drop=flag(drop), run=True
+        )
+        return text(job.id)
     timeout = _timeout(request)
     service = services.query_service()
     if target:
@@ -78,6 +81,45 @@ def query(
         )
         return text("OK")
     return _stream(service.run(text_, language, fmt, principal=caller, timeout_s=timeout))
+
+
+# Data Lab knows no PENDING (its jobs start at once) and no ARCHIVED (results that
+# expired are an error to its client).
+_DL_PHASE = {"PENDING": "QUEUED", "ARCHIVED": "ERROR"}
+
+
+@router.get("/status")
+def status(caller: Caller, services: Services, jobid: str | None = None) -> Response:
+    """The bare phase word: the client compares it exactly."""
+    try:
+        job = services.job_service().get(jobid or "", caller)
+    except SkydockError as exc:
+        return text(f"Error: {exc.message}", exc.status)
+    return text(_DL_PHASE.get(job.phase, job.phase))
+
+
+@router.get("/results")
+def results(caller: Caller, services: Services, jobid: str | None = None) -> Response:
+    """The result, again and again: the client's ``delete=True`` is ignored on purpose."""
+    found = services.job_service().result(jobid or "", caller)
+    return FileResponse(found.path, media_type=found.media_type)
+
+
+@router.get("/error")
+def error(caller: Caller, services: Services, jobid: str | None = None) -> Response:
+    try:
+        return text(services.job_service().error(jobid or "", caller))
+    except SkydockError as exc:
+        return text(f"Error: {exc.message}", exc.status)
+
+
+@router.get("/abort")
+def abort(caller: Caller, services: Services, jobid: str | None = None) -> Response:
+    try:
+        services.job_service().abort(jobid or "", caller)
+    except SkydockError as exc:
+        return text(f"Error: {exc.message}", exc.status)
+    return text("OK")
 
 
 @router.get("/profiles")
