@@ -13,7 +13,7 @@ from skydock import __version__
 from skydock.server import logs
 from skydock.server.config import Config
 from skydock.server.factory import Factory
-from skydock.server.handlers import auth, errors, query
+from skydock.server.handlers import auth, errors, mydb, query
 from skydock.server.handlers.datalab import auth as dl_auth
 
 
@@ -41,7 +41,7 @@ def create_app(config: Config | None = None) -> FastAPI:
     )
     app.state.factory = factory
     logs.install()
-    for router in (auth.router, query.router, dl_auth.router):
+    for router in (auth.router, query.router, mydb.router, dl_auth.router):
         app.include_router(router)
     errors.install(app)
 
