@@ -33,6 +33,8 @@ SERVING_FILE = "serving.duckdb"
 SERVING_TABLE = "data"
 HEALPIX_COLUMN = "_healpix_29"
 GENERATION_FILE = ".generation"
+# The schema a user's own MyDB tables appear under in queries (``mydb.t`` or ``mydb://t``).
+MYDB_SCHEMA = "mydb"
 
 _NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 # Names DuckDB or the TAP layer already use; a catalog schema may not shadow them.
@@ -45,7 +47,7 @@ RESERVED_SCHEMAS = frozenset(
         "pg_catalog",
         "tap_schema",
         "tap_upload",
-        "mydb",
+        MYDB_SCHEMA,
         "memory",
     }
 )

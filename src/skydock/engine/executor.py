@@ -5,6 +5,11 @@ attached read-only (translated SQL names the attached table directly), the spati
 functions are registered, and then the configuration is locked with external access off.
 Each query runs on its own cursor (a connection to that same database), so several
 queries can run at once and one can be interrupted without disturbing the others.
+
+A user's MyDB is one DuckDB file under the MyDB root (an allowed directory), attached
+read-write as ``mydb__<user>`` the first time that user needs it and kept attached. DuckDB
+lets only one database instance in a process hold a file, so every MyDB access, reads and
+the service's writes alike, goes through this executor's database.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import heapq
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -22,10 +28,18 @@ import duckdb
 import pyarrow as pa
 
 from skydock.engine import spatial
-from skydock.engine.catalog import SERVING_TABLE, CatalogStore, ColumnMeta, TableMeta
+from skydock.engine.catalog import (
+    HEALPIX_COLUMN,
+    MYDB_SCHEMA,
+    SERVING_TABLE,
+    CatalogStore,
+    ColumnMeta,
+    TableMeta,
+)
 from skydock.engine.formats import Writable, write_result
 from skydock.engine.sql import Language, Translation, translate
 from skydock.errors import (
+    ConflictError,
     QueryAbortedError,
     QueryExecutionError,
     QueryTimeoutError,
@@ -37,6 +51,12 @@ BATCH_ROWS = 65_536
 SPILL_DIR = Path("tmp") / "duckdb"
 # How long an abort keeps interrupting a query that has not stopped yet.
 CANCEL_PERSIST_S = 60.0
+# A MyDB table's comment naming its position columns once it has been sorted by HEALPix
+# cell (``_healpix_29`` added): ``skydock:position=ra,dec``.
+POSITION_COMMENT = "skydock:position="
+_MYDB_USER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+# How long a MyDB file may stay held by a connection left behind by a catalog change.
+_ATTACH_WAIT_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -184,6 +204,10 @@ class QueryResult:
             self._cancel._forget(self._cursor)
         with contextlib.suppress(duckdb.Error):
             self._cursor.close()
+        # The reader keeps the query's result, and so the files it read, open until it
+        # is gone; a MyDB file must be free for another connection to attach it.
+        if isinstance(self._reader, _RenamingReader):
+            self._reader.release()
 
     def __enter__(self) -> QueryResult:
         return self
@@ -205,20 +229,30 @@ class _OverflowFlag:
 class DuckDBExecutor:
     """The catalogs of one data directory, queryable with SQL or ADQL."""
 
-    def __init__(self, store: CatalogStore, limits: Limits | None = None) -> None:
+    def __init__(
+        self, store: CatalogStore, limits: Limits | None = None, mydb_root: Path | None = None
+    ) -> None:
         self.store = store
         self.limits = limits or Limits()
+        self.mydb_root = Path(mydb_root) if mydb_root is not None else None
         self._lock = threading.Lock()
         self._generation: str | None = None
         self._con: duckdb.DuckDBPyConnection | None = None
         self._tables: list[TableMeta] = []
+        # Users whose MyDB is attached to ``_con``, with their tables (None: re-read them).
+        self._mydb: dict[str, list[TableMeta] | None] = {}
         self._watchdog = _Watchdog()
 
-    def tables(self) -> list[TableMeta]:
-        return list(self._connection()[1])
+    def tables(self, mydb_user: str | None = None) -> list[TableMeta]:
+        """The catalogs, and ``mydb_user``'s MyDB tables (schema ``mydb``) if one is given."""
+        con, tables = self._connection()
+        return tables + self._mydb_tables(con, mydb_user)
 
-    def translate(self, text: str, language: Language = "sql") -> Translation:
-        return translate(text, language, self._connection()[1])
+    def translate(
+        self, text: str, language: Language = "sql", *, mydb_user: str | None = None
+    ) -> Translation:
+        con, tables = self._connection()
+        return translate(text, language, tables + self._mydb_tables(con, mydb_user))
 
     def execute(
         self,
@@ -227,12 +261,94 @@ class DuckDBExecutor:
         *,
         max_rows: int | None = None,
         timeout_s: float | None = None,
+        mydb_user: str | None = None,
     ) -> QueryResult:
-        """Validate, translate and start the query; rows are fetched as batches are read."""
+        """Validate, translate and start the query; rows are fetched as batches are read.
+
+        ``mydb_user`` is the caller: their MyDB tables, and no one else's, can be queried.
+        """
         # The tables name attached databases of this connection: keep the pair together.
         con, tables = self._connection()
-        translation = translate(text, language, tables)
+        translation = translate(text, language, tables + self._mydb_tables(con, mydb_user))
         return self.run(translation, con, max_rows=max_rows, timeout_s=timeout_s)
+
+    # --- MyDB ------------------------------------------------------------------------
+
+    def mydb_path(self, user: str) -> Path:
+        """Where ``user``'s MyDB file is (it exists once they have stored a table)."""
+        if self.mydb_root is None:
+            raise QueryExecutionError("MyDB is not configured on this server")
+        if not _MYDB_USER.match(user):
+            raise QueryExecutionError(f"{user!r} cannot own a MyDB")
+        return self.mydb_root / f"{user}.duckdb"
+
+    @contextlib.contextmanager
+    def mydb_session(self, user: str) -> Iterator[tuple[duckdb.DuckDBPyConnection, str]]:
+        """A cursor and the attached database name of ``user``'s MyDB, for the trusted
+        statements the MyDB service writes (never user SQL). Everything run on the cursor
+        is one transaction: committed when the block ends, rolled back if it raises."""
+        con, _ = self._connection()
+        alias = self._attach(con, user)
+        cursor = con.cursor()
+        try:
+            cursor.execute("BEGIN TRANSACTION")
+            yield cursor, alias
+            cursor.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(duckdb.Error):
+                cursor.execute("ROLLBACK")
+            raise
+        finally:
+            with self._lock:
+                if user in self._mydb:
+                    self._mydb[user] = None
+            cursor.close()
+
+    def _mydb_tables(self, con: duckdb.DuckDBPyConnection, user: str | None) -> list[TableMeta]:
+        if user is None or self.mydb_root is None:
+            return []
+        with self._lock:
+            cached = self._mydb.get(user) if con is self._con else None
+        if cached is not None:
+            return cached
+        if not self.mydb_path(user).exists():
+            return []
+        alias = self._attach(con, user)
+        cursor = con.cursor()
+        try:
+            tables = read_mydb_tables(cursor, alias)
+        finally:
+            cursor.close()
+        with self._lock:
+            if con is self._con and user in self._mydb:
+                self._mydb[user] = tables
+        return tables
+
+    def _attach(self, con: duckdb.DuckDBPyConnection, user: str) -> str:
+        path = self.mydb_path(user)
+        alias = f"mydb__{user}"
+        with self._lock:
+            if con is self._con and user in self._mydb:
+                return alias
+        path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + _ATTACH_WAIT_S
+        while True:
+            try:
+                con.execute(f"ATTACH IF NOT EXISTS {_literal(str(path))} AS {alias}")
+                break
+            except duckdb.Error as exc:
+                # A connection left behind by a catalog change may still be finishing a
+                # query that holds the file; it lets go when that query ends.
+                if time.monotonic() > deadline:
+                    raise ConflictError(
+                        f"your MyDB is busy with a query that started before the catalogs "
+                        f"changed; try again in a moment ({_clean_message(exc)})"
+                    ) from exc
+                time.sleep(0.05)
+        with self._lock:
+            if con is self._con:
+                self._mydb.setdefault(user, None)
+        return alias
 
     def run(
         self,
@@ -286,12 +402,19 @@ class DuckDBExecutor:
                 self._con.close()
                 self._con = None
                 self._generation = None
+                self._mydb = {}
 
     def _connection(self) -> tuple[duckdb.DuckDBPyConnection, list[TableMeta]]:
         generation = self.store.generation()
         with self._lock:
             if self._con is None or generation != self._generation:
-                # The old connection is left for its running cursors and collected later.
+                # The old connection is left for its running cursors and collected later;
+                # it must let go of the MyDB files, which the new one will attach.
+                if self._con is not None:
+                    for user in self._mydb:
+                        with contextlib.suppress(duckdb.Error):
+                            self._con.execute(f"DETACH mydb__{user}")
+                self._mydb = {}
                 self._con, self._tables = self._open()
                 self._generation = generation
             return self._con, self._tables
@@ -311,6 +434,9 @@ class DuckDBExecutor:
         if limits.threads:
             con.execute(f"SET threads = {int(limits.threads)}")
         allowed = [str(self.store.root.resolve())]
+        if self.mydb_root is not None:
+            self.mydb_root.mkdir(parents=True, exist_ok=True)
+            allowed.append(str(self.mydb_root.resolve()))
         if limits.temp_directory is not None:
             limits.temp_directory.mkdir(parents=True, exist_ok=True)
             con.execute(f"SET temp_directory = {_literal(str(limits.temp_directory))}")
@@ -321,6 +447,55 @@ class DuckDBExecutor:
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
         return con, tables
+
+
+def read_mydb_tables(cursor: duckdb.DuckDBPyConnection, alias: str) -> list[TableMeta]:
+    """The tables of an attached MyDB as the translator sees them (schema ``mydb``).
+
+    A table has sky position columns for cone searches and crossmatches only once it has
+    been sorted by HEALPix cell (``_healpix_29`` added, named in its comment); otherwise
+    the crossmatch computes the cells of its rows on the fly.
+    """
+    rows = cursor.execute(
+        "SELECT t.table_name, t.comment, t.estimated_size, c.column_name, c.data_type "
+        "FROM duckdb_tables() t JOIN duckdb_columns() c "
+        "ON c.database_name = t.database_name AND c.schema_name = t.schema_name "
+        "AND c.table_name = t.table_name "
+        "WHERE t.database_name = $1 AND t.schema_name = 'main' "
+        "ORDER BY t.table_name, c.column_index",
+        [alias],
+    ).fetchall()
+    tables: dict[str, TableMeta] = {}
+    for name, comment, size, column, datatype in rows:
+        if name.startswith("__"):
+            continue
+        meta = tables.get(name)
+        if meta is None:
+            meta = TableMeta(MYDB_SCHEMA, name, "", "", [], nrows=int(size or 0))
+            meta.location = (alias, "main", name)
+            meta.description = comment or ""
+            tables[name] = meta
+        meta.columns.append(ColumnMeta(column, datatype))
+    for meta in tables.values():
+        ra, dec = position_columns(meta.description)
+        names = {c.name for c in meta.columns}
+        if ra and dec and {ra, dec, HEALPIX_COLUMN} <= names:
+            meta.ra, meta.dec = ra, dec
+            meta.columns = [c for c in meta.columns if c.name != HEALPIX_COLUMN]
+            for col in meta.columns:
+                if col.name in (ra, dec):
+                    col.unit = "deg"
+                    col.ucd = "pos.eq.ra;meta.main" if col.name == ra else "pos.eq.dec;meta.main"
+        meta.description = ""
+    return list(tables.values())
+
+
+def position_columns(comment: str | None) -> tuple[str, str]:
+    """``('ra', 'dec')`` from a MyDB table comment ``skydock:position=ra,dec``, else blanks."""
+    if not comment or not comment.startswith(POSITION_COMMENT):
+        return "", ""
+    parts = comment[len(POSITION_COMMENT) :].split(",")
+    return (parts[0], parts[1]) if len(parts) == 2 else ("", "")
 
 
 class _Alarm:
@@ -391,12 +566,17 @@ class _RenamingReader:
     """Gives DuckDB's batches the PostgreSQL-style names the translator chose."""
 
     def __init__(self, reader: pa.RecordBatchReader, schema: pa.Schema) -> None:
-        self._reader = reader
+        self._reader: pa.RecordBatchReader | None = reader
         self.schema = schema
 
     def read_next_batch(self) -> pa.RecordBatch:
+        if self._reader is None:
+            raise StopIteration
         batch = self._reader.read_next_batch()
         return pa.RecordBatch.from_arrays(batch.columns, schema=self.schema)
+
+    def release(self) -> None:
+        self._reader = None
 
 
 def _rename(schema: pa.Schema, names: Sequence[str]) -> pa.Schema:

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 
 from sqlglot import exp
 
-from skydock.engine.catalog import TableMeta
+from skydock.engine.catalog import MYDB_SCHEMA, TableMeta
 from skydock.errors import QueryRefusedError, UnknownTableError
 
 MAX_QUERY_CHARS = 100_000
@@ -435,8 +435,11 @@ def find_table(
         for meta in tables:
             if meta.schema == schema and meta.name == name:
                 return meta
+        if schema == MYDB_SCHEMA:
+            raise UnknownTableError(_unknown_mydb_message(name, tables))
     elif catalog is None:
-        named = [meta for meta in tables if meta.name == name]
+        # A MyDB table is always named as mydb.t: a user's table never shadows a catalog.
+        named = [meta for meta in tables if meta.name == name and meta.schema != MYDB_SCHEMA]
         if len(named) == 1:
             return named[0]
         if len(named) > 1:
@@ -463,6 +466,18 @@ def unknown_table_message(written: str, tables: Sequence[TableMeta]) -> str:
     else:
         hint = "no catalogs are ingested yet"
     return f"no table named {written!r}; {hint}"
+
+
+def _unknown_mydb_message(name: str, tables: Sequence[TableMeta]) -> str:
+    mine = [meta.name for meta in tables if meta.schema == MYDB_SCHEMA]
+    near = difflib.get_close_matches(name, mine, n=3)
+    if near:
+        hint = "did you mean " + ", ".join(f"mydb.{n}" for n in near) + "?"
+    elif mine:
+        hint = "your MyDB tables: " + ", ".join(mine[:20]) + (" ..." if len(mine) > 20 else "")
+    else:
+        hint = "your MyDB has no tables yet (anonymous users have no MyDB)"
+    return f"no MyDB table named {name!r}; {hint}"
 
 
 def identifier_name(node: exp.Expr) -> str:

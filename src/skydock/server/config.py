@@ -7,6 +7,7 @@ Zero configuration works; ``SKYDOCK_DATA_DIR`` moves everything, nested sections
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -73,6 +74,23 @@ class JobsConfig(BaseModel):
     )
 
 
+class MyDBConfig(BaseModel):
+    """Personal databases: one DuckDB file per user under ``<data_dir>/mydb``."""
+
+    model_config = {"extra": "forbid"}
+
+    kind: Literal["duckdb"] = "duckdb"
+    max_table_rows: int = Field(
+        default=100_000_000, gt=0, description="Rows one MyDB table may hold at most."
+    )
+    max_bytes: int = Field(
+        default=20 * 1024**3, gt=0, description="Size a user's MyDB may reach before writes stop."
+    )
+    max_upload_bytes: int = Field(
+        default=2 * 1024**3, gt=0, description="Largest file accepted by a MyDB import."
+    )
+
+
 class Config(BaseSettings):
     """Everything a Skydock server needs to start."""
 
@@ -93,3 +111,4 @@ class Config(BaseSettings):
     query: QueryConfig = Field(default_factory=QueryConfig)
     auth: AuthConfig = Field(default_factory=AuthConfig)
     jobs: JobsConfig = Field(default_factory=JobsConfig)
+    mydb: MyDBConfig = Field(default_factory=MyDBConfig)

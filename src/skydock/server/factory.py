@@ -10,9 +10,11 @@ from skydock.engine.executor import SPILL_DIR, DuckDBExecutor, Limits
 from skydock.server.config import Config
 from skydock.server.services.auth import AuthPolicy, AuthService
 from skydock.server.services.jobs import JobLimits, JobService
+from skydock.server.services.mydb import MyDBLimits, MyDBService
 from skydock.server.services.query import QueryService
 from skydock.server.storage.jobs import JobStore
 from skydock.server.storage.metadata import Database, sqlite_url
+from skydock.server.storage.mydb import DuckDBFileMyDB, MyDBBackend
 
 
 class Factory:
@@ -35,7 +37,7 @@ class Factory:
             threads=q.threads,
             temp_directory=self.config.data_dir / SPILL_DIR,
         )
-        return DuckDBExecutor(self.catalog_store, limits)
+        return DuckDBExecutor(self.catalog_store, limits, mydb_root=self.config.data_dir / "mydb")
 
     @cached_property
     def database(self) -> Database:
@@ -58,8 +60,22 @@ class Factory:
     def auth_service(self) -> AuthService:
         return self.auth
 
+    @cached_property
+    def mydb_backend(self) -> MyDBBackend:
+        # One kind today (a DuckDB file per user); the config's ``kind`` chooses here.
+        return DuckDBFileMyDB(self.executor)
+
+    def mydb_service(self) -> MyDBService:
+        m = self.config.mydb
+        limits = MyDBLimits(
+            max_table_rows=m.max_table_rows,
+            max_bytes=m.max_bytes,
+            max_upload_bytes=m.max_upload_bytes,
+        )
+        return MyDBService(self.mydb_backend, self.config.data_dir / "tmp" / "mydb", limits)
+
     def query_service(self) -> QueryService:
-        return QueryService(self.executor)
+        return QueryService(self.executor, self.mydb_service())
 
     @cached_property
     def jobs(self) -> JobService:

@@ -13,7 +13,7 @@ from skydock import __version__
 from skydock.server import logs
 from skydock.server.config import Config
 from skydock.server.factory import Factory
-from skydock.server.handlers import auth, errors, jobs, query
+from skydock.server.handlers import auth, errors, jobs, mydb, query
 from skydock.server.handlers.datalab import auth as dl_auth
 from skydock.server.handlers.datalab import query as dl_query
 
@@ -42,7 +42,8 @@ def create_app(config: Config | None = None) -> FastAPI:
     )
     app.state.factory = factory
     logs.install()
-    for router in (auth.router, query.router, jobs.router, dl_auth.router, dl_query.router):
+    routers = (auth.router, query.router, jobs.router, mydb.router, dl_auth.router, dl_query.router)
+    for router in routers:
         app.include_router(router)
     errors.install(app)
 

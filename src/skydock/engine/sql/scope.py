@@ -42,7 +42,8 @@ class Source:
         for col in self.columns:
             if col.name == name:
                 return col
-        if name == HEALPIX_COLUMN and self.table is not None:
+        # Every catalog has the hidden cell column; a MyDB table only once sorted by position.
+        if name == HEALPIX_COLUMN and self.table is not None and self.table.ra:
             return OutCol(name, ColumnMeta(name, "BIGINT", description="HEALPix order 29"))
         return None
 

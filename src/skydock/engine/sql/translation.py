@@ -18,6 +18,7 @@ from skydock.engine.sql.naming import alias_outputs
 from skydock.engine.sql.postgres import postgres_semantics
 from skydock.engine.sql.resolve import Resolver
 from skydock.engine.sql.scope import Language
+from skydock.engine.sql.uri import rewrite_mydb_uris
 from skydock.errors import QueryRefusedError, QuerySyntaxError
 
 
@@ -48,6 +49,7 @@ def translate(text: str, language: Language, tables: Sequence[TableMeta]) -> Tra
     if language not in ("sql", "adql"):
         raise QueryRefusedError(f"unknown query language {language!r}; use 'sql' or 'adql'")
     guard.check_text(text)
+    text = rewrite_mydb_uris(text)
     statements = parse(text, language)
     root = guard.validate(statements, tables, language=language, text=text)
     try:

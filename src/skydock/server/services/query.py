@@ -13,6 +13,7 @@ from skydock.engine.executor import DuckDBExecutor
 from skydock.engine.formats import FORMATS, normalise_format
 from skydock.errors import AuthenticationError, InvalidRequestError
 from skydock.server.services.auth import ANONYMOUS, Principal
+from skydock.server.services.mydb import URI_PREFIX, MyDBService
 
 SPOOL_BYTES = 16 * 1024 * 1024
 CHUNK_BYTES = 1024 * 1024
@@ -49,9 +50,10 @@ class QueryAnswer:
 class QueryService:
     """One computation behind every front door (native API now; Data Lab and TAP later)."""
 
-    def __init__(self, executor: DuckDBExecutor) -> None:
+    def __init__(self, executor: DuckDBExecutor, mydb: MyDBService | None = None) -> None:
         self._executor = executor
         self._timeout_limit_s: float | None = None
+        self._mydb = mydb
 
     def with_timeout_limit(self, limit_s: float) -> QueryService:
         """This service allowing timeouts up to ``limit_s`` (async jobs outlast sync queries)."""
@@ -78,7 +80,11 @@ class QueryService:
         body = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - handed to the response
         try:
             with self._executor.execute(
-                text, language, max_rows=cap, timeout_s=self._timeout(timeout_s)
+                text,
+                language,
+                max_rows=cap,
+                timeout_s=self._timeout(timeout_s),
+                mydb_user=_mydb_user(principal),
             ) as result:
                 rows = result.write(name, body)
         except BaseException:
@@ -102,11 +108,39 @@ class QueryService:
         """Run the query and store its result at ``out``: ``vos://path`` or ``mydb://table``."""
         if principal.anonymous:
             raise AuthenticationError(f"log in to save results to {out!r}")
+        if out.strip().lower().startswith(URI_PREFIX) and self._mydb is not None:
+            return self._save_mydb(
+                text, language, out, principal, drop=drop, max_rows=max_rows, timeout_s=timeout_s
+            )
         scheme = out.split("://", 1)[0] if "://" in out else ""
         raise InvalidRequestError(
             f"cannot save results to {out!r}: scheme {scheme!r} is not available; "
             "use vos://path or mydb://table"
         )
+
+    def _save_mydb(
+        self,
+        text: str,
+        language: Literal["sql", "adql"],
+        out: str,
+        principal: Principal,
+        *,
+        drop: bool,
+        max_rows: int | None,
+        timeout_s: float | None,
+    ) -> Saved:
+        assert self._mydb is not None
+        # Refuse an existing table before running a possibly long query.
+        table = self._mydb.check_new(principal, out, drop=drop)
+        with self._executor.execute(
+            text,
+            language,
+            max_rows=self._cap(max_rows),
+            timeout_s=self._timeout(timeout_s),
+            mydb_user=principal.name,
+        ) as result:
+            info = self._mydb.store(principal, table, result.schema, result.batches(), drop=drop)
+        return Saved(f"{URI_PREFIX}{table}", info.rows, result.overflow)
 
     def _cap(self, max_rows: int | None) -> int | None:
         cap = self._executor.limits.max_rows
@@ -119,3 +153,7 @@ class QueryService:
         if timeout_s is None or timeout_s <= 0:
             return limit
         return min(timeout_s, limit)
+
+
+def _mydb_user(principal: Principal) -> str | None:
+    return None if principal.anonymous else principal.name
