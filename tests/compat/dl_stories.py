@@ -121,7 +121,31 @@ def async_() -> None:
     check(19, qc.status("nosuchjob").startswith("Error"), qc.status("nosuchjob"))
 
 
-GROUPS = {"auth": auth, "sync": sync, "async": async_}
+def mydb() -> None:
+    ac.login("bob", "bobpw")
+    check(36, qc.query(sql=Q, out="mydb://t1") == "OK")
+    check(36, qc.query(sql=Q, out="mydb://t1", drop=True) == "OK")
+    message = raises(36, qc.query, sql=Q, out="mydb://t1")
+    check(36, "t1" in message and "exists" in message, message)
+    check(37, "t1" in qc.mydb_list().split("\n"), qc.mydb_list())
+    cols = qc.mydb_list("t1")
+    check(37, all(c in cols for c in ("id", "ra", "dec", "name")), cols)
+    check(37, "ra," in qc.mydb_list("t1", verbose=True))
+    joined = qc.query(
+        sql="select s.id, t.name from demo.stars s join mydb://t1 t on s.id=t.id", fmt="pandas"
+    )
+    check(38, len(joined) == 5, joined)
+    adql = qc.query(adql="select count(*) as n from mydb.t1")
+    check(38, adql == "n\n5\n", adql)
+    check(39, qc.mydb_drop("t1") == "OK")
+    check(39, qc.mydb_drop("t1") == 'relation "t1" not known', qc.mydb_drop("t1"))
+    check(39, "t1" not in qc.mydb_list().split("\n"))
+    qc.mydb_create("t4", "a,integer\nb,text\n", drop=True)
+    listed = qc.mydb_list("t4", verbose=True)
+    check(40, listed == "a,integer\nb,text\n", listed)
+
+
+GROUPS = {"auth": auth, "sync": sync, "async": async_, "mydb": mydb}
 
 if __name__ == "__main__":
     GROUPS[GROUP]()

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 from typing import Literal
 
+import pyarrow as pa
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, Response, StreamingResponse
 
-from skydock.errors import InvalidRequestError, SkydockError
-from skydock.server.handlers.datalab.common import flag, hello_routes, text
+from skydock.errors import InvalidRequestError, NotFoundError, SkydockError
+from skydock.server.handlers.datalab.common import flag, hello_routes, required, text
 from skydock.server.handlers.deps import Caller, Services
 from skydock.server.services.query import QueryAnswer
 
@@ -173,3 +174,146 @@ def schema(services: Services, value: str | None = None, format: str | None = No
         f"column_name: {col.name}\ntable_name: {table.qualified}\ndatatype: {col.datatype}\n"
         f"unit: {col.unit or ''}\nucd: {col.ucd or ''}\ndescription: {col.description or ''}\n"
     )
+
+
+# --- MyDB ------------------------------------------------------------------------------
+# The client reads these bodies as text and rarely looks at the status; an unknown table
+# is the plain sentence it knows from NOIRLab, with 200.
+
+
+def _not_known(table: str) -> Response:
+    return text(f'relation "{table}" not known')
+
+
+def _mydb_name(raw: str | None, what: str = "table") -> str:
+    name = required(raw, what)
+    return name.removeprefix("mydb://")
+
+
+@router.get("/list")
+def mydb_list(caller: Caller, services: Services, table: str | None = None) -> Response:
+    mydb = services.mydb_service()
+    if not table:
+        return text("".join(f"{name}\n" for name in mydb.list_tables(caller)))
+    name = _mydb_name(table)
+    try:
+        cols = mydb.columns(caller, name)
+    except NotFoundError:
+        return _not_known(name)
+    return text("".join(f"{col},{typ}\n" for col, typ in cols))
+
+
+@router.get("/delete")
+def mydb_delete(caller: Caller, services: Services, table: str | None = None) -> Response:
+    name = _mydb_name(table)
+    try:
+        services.mydb_service().drop(caller, name)
+    except NotFoundError:
+        return _not_known(name)
+    return text("OK")
+
+
+@router.get("/truncate")
+def mydb_truncate(caller: Caller, services: Services, table: str | None = None) -> Response:
+    services.mydb_service().truncate(caller, _mydb_name(table))
+    return text("OK")
+
+
+@router.get("/index")
+def mydb_index(
+    caller: Caller,
+    services: Services,
+    tbl: str | None = None,
+    col: str | None = None,
+    q3c: str | None = None,
+) -> Response:
+    mydb = services.mydb_service()
+    name = _mydb_name(tbl, "tbl")
+    if q3c and q3c != "None":
+        mydb.index(caller, name, q3c)
+    if col and col != "None":
+        mydb.index(caller, name, col)
+    return text("OK")
+
+
+@router.get("/rename")
+def mydb_rename(
+    caller: Caller, services: Services, source: str | None = None, target: str | None = None
+) -> Response:
+    services.mydb_service().rename(
+        caller, _mydb_name(source, "source"), _mydb_name(target, "target")
+    )
+    return text("OK")
+
+
+@router.get("/copy")
+def mydb_copy(
+    caller: Caller, services: Services, source: str | None = None, target: str | None = None
+) -> Response:
+    services.mydb_service().copy(caller, _mydb_name(source, "source"), _mydb_name(target, "target"))
+    return text("OK")
+
+
+@router.get("/flush")
+def mydb_flush(caller: Caller, services: Services) -> Response:
+    """NOIRLab empties a session cache here; Skydock writes through, so nothing to do."""
+    services.mydb_service().list_tables(caller)  # still refuses anonymous callers
+    return text("OK")
+
+
+_PG_ARROW = {
+    "smallint": pa.int16(),
+    "int2": pa.int16(),
+    "integer": pa.int32(),
+    "int": pa.int32(),
+    "int4": pa.int32(),
+    "bigint": pa.int64(),
+    "int8": pa.int64(),
+    "real": pa.float32(),
+    "float4": pa.float32(),
+    "double precision": pa.float64(),
+    "double": pa.float64(),
+    "float8": pa.float64(),
+    "float": pa.float64(),
+    "numeric": pa.float64(),
+    "text": pa.string(),
+    "varchar": pa.string(),
+    "character varying": pa.string(),
+    "char": pa.string(),
+    "boolean": pa.bool_(),
+    "bool": pa.bool_(),
+}
+
+
+def _schema(text_: str) -> pa.Schema:
+    """``col,type`` lines (PostgreSQL type names) as an Arrow schema."""
+    fields = []
+    for n, line in enumerate(text_.strip().splitlines(), 1):
+        if not line.strip():
+            continue
+        name, _, typ = line.partition(",")
+        key = typ.strip().lower().split("(")[0].strip()
+        if not name.strip() or key not in _PG_ARROW:
+            raise InvalidRequestError(
+                f"schema line {n} ({line.strip()!r}) is not 'column,type' with a type among "
+                f"{', '.join(sorted(_PG_ARROW))}"
+            )
+        fields.append(pa.field(name.strip().lower(), _PG_ARROW[key]))
+    if not fields:
+        raise InvalidRequestError("the schema names no columns; send 'column,type' lines")
+    return pa.schema(fields)
+
+
+@router.post("/create")
+def mydb_create(
+    caller: Caller,
+    services: Services,
+    table: str | None = None,
+    schema: str | None = None,
+    drop: str | None = None,
+) -> Response:
+    columns = _schema(required(schema, "schema"))
+    services.mydb_service().import_arrow(
+        caller, _mydb_name(table), columns.empty_table(), drop=flag(drop, default=True)
+    )
+    return text("OK")
