@@ -11,15 +11,15 @@ import pytest
 
 import skydock.client.default
 from skydock.client import Client
-from tests.server.conftest import (  # noqa: F401 - fixtures used by the client tests
-    PASSWORDS,
-    LiveServer,
-    app,
-    config,
-    data_dir,
-    live,
-    users,
-)
+from tests.server import conftest as server
+from tests.server.conftest import PASSWORDS, LiveServer
+
+# The server tests' fixtures, reused: a data directory, the app, its users, a live server.
+data_dir = server.data_dir
+config = server.config
+app = server.app
+users = server.users
+live = server.live
 
 _ROUTES: dict[str, bool] = {}
 

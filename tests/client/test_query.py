@@ -104,11 +104,10 @@ def test_arrow_path_equals_the_csv_body(live: LiveServer) -> None:
     assert c.query(sql=SQL, fmt="csv") == raw
 
 
-def test_astropy_table_has_units_and_descriptions(
-    live: LiveServer, expected: pd.DataFrame
-) -> None:
-    t = Client(url=live.url).query(adql="SELECT TOP 500 id, ra, mag, kind FROM test.points "
-                                   "ORDER BY id", fmt="table")
+def test_astropy_table_has_units_and_descriptions(live: LiveServer, expected: pd.DataFrame) -> None:
+    t = Client(url=live.url).query(
+        adql="SELECT TOP 500 id, ra, mag, kind FROM test.points ORDER BY id", fmt="table"
+    )
     assert len(t) == 500
     assert str(t["mag"].unit) == "mag"
     assert t["mag"].description == "A magnitude"
