@@ -128,7 +128,7 @@ def test_storage_requests(tmp_path: Path) -> None:
     c.put(b"abc", "/d/f")
     assert seen[-1].url.path == "/api/storage/files/d/f"
     assert c.get("d/f") == b"abc"
-    assert c.get("d/f", tmp_path).read_bytes() == b"abc"  # type: ignore[union-attr]
+    assert c.get("d/f", tmp_path).read_bytes() == b"abc"
     assert c.ls("d", user="bob") == [entry]
     assert dict(seen[-1].url.params) == {"path": "d", "user": "bob"}
     c.mv("a", "b")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, overload
 
 from skydock.client.transport import Transport, storage_path
 
@@ -33,6 +33,10 @@ class StorageMethods(Transport):
         answer: dict[str, Any] = self._json("GET", "/api/storage/stat", params={"path": path})
         return answer
 
+    @overload
+    def get(self, path: str, local: None = None) -> bytes: ...
+    @overload
+    def get(self, path: str, local: str | Path) -> Path: ...
     def get(self, path: str, local: str | Path | None = None) -> bytes | Path:
         """The file's bytes, or with ``local`` the path it was streamed to."""
         url = f"/api/storage/files/{storage_path(path)}"

@@ -56,7 +56,6 @@ def get(fr: str, to: str = "", mode: str = "text", token: str | None = None) -> 
         client.get(fr, Path(to))
         return "OK"
     body = client.get(fr)
-    assert isinstance(body, bytes)
     if mode == "binary":
         return body
     try:
