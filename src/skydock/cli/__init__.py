@@ -17,13 +17,21 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from skydock.cli import catalog, demo, query, serve, user
+    from skydock.cli import catalog, demo, jobs, mydb, query, remote, serve, storage, user
 
     app.add_typer(catalog.app, name="catalog")
     app.add_typer(demo.app, name="demo")
     app.add_typer(user.app, name="user")
     app.command("query")(query.query)
     app.command("serve")(serve.serve)
+    # Against a server, through skydock.client:
+    app.command("login")(remote.login)
+    app.command("logout")(remote.logout)
+    app.command("whoami")(remote.whoami)
+    app.add_typer(remote.app, name="remote")
+    app.add_typer(jobs.app, name="jobs")
+    app.add_typer(storage.app, name="storage")
+    app.add_typer(mydb.app, name="mydb")
 
 
 def main() -> None:
