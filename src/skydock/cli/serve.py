@@ -28,5 +28,9 @@ def serve(
     typer.echo(f"  API docs:  {base}/docs")
     typer.echo(f"  tables:    {base}/api/tables")
     typer.echo(f"  a query:   {base}/api/query?q=SELECT+count(*)+FROM+demo.objects")
-    typer.echo("  no login yet: the service answers anonymous queries on public catalogs")
+    typer.echo(f"  Data Lab:  {base}/auth, {base}/query, {base}/storage")
+    typer.echo(
+        "  accounts:  `skydock user add NAME` creates one; anonymous callers may query "
+        "the public catalogs"
+    )
     uvicorn.run(create_app(config), host=host, port=port, log_level="info")
