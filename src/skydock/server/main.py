@@ -13,8 +13,9 @@ from skydock import __version__
 from skydock.server import logs
 from skydock.server.config import Config
 from skydock.server.factory import Factory
-from skydock.server.handlers import auth, errors, query
+from skydock.server.handlers import auth, errors, query, storage
 from skydock.server.handlers.datalab import auth as dl_auth
+from skydock.server.handlers.datalab import storage as dl_storage
 
 
 def create_app(config: Config | None = None) -> FastAPI:
@@ -41,7 +42,7 @@ def create_app(config: Config | None = None) -> FastAPI:
     )
     app.state.factory = factory
     logs.install()
-    for router in (auth.router, query.router, dl_auth.router):
+    for router in (auth.router, query.router, storage.router, dl_auth.router, dl_storage.router):
         app.include_router(router)
     errors.install(app)
 
