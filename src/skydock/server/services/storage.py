@@ -389,10 +389,12 @@ class StorageService:
         if caller.anonymous:
             raise AuthenticationError("log in to upload files")
         _check_characters(filename)
-        name = filename.rsplit("/", 1)[-1]
-        if name in ("", "."):
+        parts = [p for p in filename.split("/") if p not in ("", ".")]
+        for part in parts:
+            _check_part(part, filename)
+        if not parts:
             raise InvalidRequestError(f"{filename!r} is not a file name")
-        _check_part(name, filename)
+        name = parts[-1]
         folder = self._staging_dir / caller.name
         folder.mkdir(parents=True, exist_ok=True)
         return folder / name
