@@ -7,14 +7,18 @@ import socket
 import time
 import tracemalloc
 from collections.abc import AsyncIterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
+from skydock.errors import QuotaExceededError
 from skydock.server.config import Config
+from skydock.server.services.auth import Principal
+from skydock.server.services.storage import load_or_create_secret
 from tests.server import storage_backends
-from tests.server.conftest import login, serve
+from tests.server.conftest import app_factory, login, serve
 from tests.server.storage_backends import make_app, running, with_storage
 
 config = storage_backends.config  # every test here runs over both backends
@@ -283,3 +287,36 @@ def test_files_survive_a_restart(config: Config, users: dict) -> None:
         assert r.status_code == 200, r.text
         assert r.json()["tags"] == ["t"]
         assert httpx.get(f"{second.url}{API}/files/public/kept.csv", headers=h).content == b"a\n1\n"
+
+
+def test_open_write_hook_is_atomic_and_keeps_to_the_quota(config: Config) -> None:
+    """The hook query results and MyDB exports write through."""
+    app = make_app(with_storage(config, quota_bytes=5 * MB))
+    storage = app_factory(app).storage_service()
+    alice = Principal(name="alice")
+    with storage.open_write(alice, "vos://results/r.csv", overwrite=False) as f:
+        f.write(b"id\n")
+        f.write(b"1\n")
+    with (
+        pytest.raises(RuntimeError),
+        storage.open_write(alice, "results/r.csv", overwrite=True) as f,
+    ):
+        f.write(b"half")
+        raise RuntimeError("the query failed")
+    with (
+        pytest.raises(QuotaExceededError, match="quota"),
+        storage.open_write(alice, "results/big.bin", overwrite=True) as f,
+    ):
+        for _ in range(6):
+            f.write(b"x" * MB)
+    with storage.open_read(alice, "results/r.csv") as f:
+        assert f.read() == b"id\n1\n"
+    assert [e.name for e in storage.ls(alice, "results")] == ["r.csv"]
+
+
+def test_link_secret_is_private_and_kept(tmp_path: Path) -> None:
+    key = tmp_path / "secrets" / "storage-url.key"
+    first = load_or_create_secret(key)
+    assert key.stat().st_mode & 0o777 == 0o600
+    assert len(first) == 32
+    assert load_or_create_secret(key) == first

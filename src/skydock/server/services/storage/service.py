@@ -1,22 +1,9 @@
-"""User storage: every user's own space, sharing through ``public/``, quotas, signed links.
-
-A path names an owner and a location in the owner's space: ``results/x.csv`` and
-``vos://results/x.csv`` are the caller's own, ``alice://public/x.csv`` is alice's.
-Others may read what is under an owner's ``public/`` and nothing else; nobody writes in
-another's space; the anonymous caller owns nothing. Every refusal is a SkydockError that
-says what was wrong and what would work.
-"""
+"""The storage service: permissions, quotas, atomic writes, tags, links and staging."""
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import hashlib
-import hmac
 import io
-import os
-import secrets
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,15 +21,19 @@ from skydock.errors import (
     QuotaExceededError,
     SkydockError,
 )
-from skydock.server.services.auth import RESERVED_NAMES, USERNAME, Principal
-from skydock.server.storage.blobs import HIDDEN_PREFIX, Blob, BlobStore
+from skydock.server.services.auth import Principal
+from skydock.server.services.storage.links import LinkSigner
+from skydock.server.services.storage.paths import (
+    HOME_DIRS,
+    StoragePath,
+    check_characters,
+    check_part,
+    parse_path,
+)
+from skydock.server.storage.blobs import Blob, BlobStore
 from skydock.server.storage.tags import TagStore
 
-HOME_DIRS = ("public", "tmp")
 CHUNK_BYTES = 1024 * 1024
-MAX_NAME_CHARS = 255
-MAX_PATH_CHARS = 1024
-SECRET_BYTES = 32
 Op = Literal["get", "put"]
 
 
@@ -51,40 +42,6 @@ class StoragePolicy:
     quota_bytes: int
     max_upload_bytes: int
     url_ttl_s: float
-
-
-@dataclass(frozen=True)
-class StoragePath:
-    """A location in one owner's space; ``parts`` is empty for the owner's home."""
-
-    owner: str
-    parts: tuple[str, ...]
-
-    @property
-    def rel(self) -> str:
-        return "/".join(self.parts)
-
-    @property
-    def key(self) -> str:
-        return "/".join((self.owner, *self.parts))
-
-    @property
-    def name(self) -> str:
-        return self.parts[-1] if self.parts else ""
-
-    @property
-    def public(self) -> bool:
-        return self.parts[:1] == ("public",)
-
-    @property
-    def uri(self) -> str:
-        return f"{self.owner}://{self.rel}"
-
-    def child(self, name: str) -> StoragePath:
-        return StoragePath(self.owner, (*self.parts, name))
-
-    def within(self, other: StoragePath) -> bool:
-        return self.owner == other.owner and self.parts[: len(other.parts)] == other.parts
 
 
 @dataclass(frozen=True)
@@ -121,60 +78,11 @@ class Signed:
     path: str
 
 
-def parse_path(caller: Principal, text: str) -> StoragePath:
-    """The owner and parts ``text`` names; refuses traversal and names the store keeps."""
-    _check_characters(text)
-    scheme, sep, rest = text.partition("://")
-    if not sep:
-        owner, rest = caller.name, text
-    elif scheme == "vos":
-        owner = caller.name
-    elif USERNAME.fullmatch(scheme) and scheme not in RESERVED_NAMES:
-        owner = scheme
-    else:
-        raise InvalidRequestError(
-            f"unknown storage scheme {scheme + '://'!r} in {text!r}; use vos://path, "
-            "<user>://public/path or a plain path"
-        )
-    parts = tuple(p for p in rest.split("/") if p not in ("", "."))
-    for part in parts:
-        _check_part(part, text)
-    return StoragePath(owner, parts)
-
-
-def _check_characters(text: str) -> None:
-    if len(text) > MAX_PATH_CHARS:
-        raise InvalidRequestError(f"path is longer than {MAX_PATH_CHARS} characters")
-    if "\\" in text:
-        raise InvalidRequestError(f"path {text!r} contains a backslash; separate with '/'")
-    if any(ord(c) < 32 or ord(c) == 127 for c in text):
-        raise InvalidRequestError(f"path {text!r} contains a control character")
-
-
-def _check_part(part: str, text: str) -> None:
-    if part == "..":
-        raise InvalidRequestError(f"path {text!r} climbs out with '..'; name a path in a space")
-    if part.startswith(HIDDEN_PREFIX):
-        raise InvalidRequestError(f"names starting {HIDDEN_PREFIX!r} are reserved: {text!r}")
-    if len(part) > MAX_NAME_CHARS:
-        raise InvalidRequestError(f"a name in {text!r} is longer than {MAX_NAME_CHARS} characters")
-
-
-def load_or_create_secret(path: Path) -> bytes:
-    """The link-signing key kept at ``path`` (mode 0600), made on first use."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(FileExistsError):
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(secrets.token_bytes(SECRET_BYTES))
-    return path.read_bytes()
-
-
 class _CappedWriter(io.RawIOBase):
     """Counts what passes to ``target`` and stops at the upload cap or the quota."""
 
     def __init__(self, target: IO[bytes], service: StorageService, path: StoragePath, room: int):
-        self._target = target
+        self._target: IO[bytes] | None = target
         self._service = service
         self._path = path
         self._room = room
@@ -186,10 +94,15 @@ class _CappedWriter(io.RawIOBase):
     def write(self, data: Buffer, /) -> int:
         view = memoryview(data)
         n = view.nbytes
+        if self._target is None:  # abandoned: whatever is still buffered goes nowhere
+            return n
         self._service.check_size(self._path, self.written + n, self._room)
         self._target.write(view.tobytes())
         self.written += n
         return n
+
+    def abandon(self) -> None:
+        self._target = None
 
 
 class StorageService:
@@ -206,7 +119,7 @@ class StorageService:
         self._blobs = blobs
         self._tags = tags
         self.policy = policy
-        self._secret = secret
+        self._signer = LinkSigner(secret, policy.url_ttl_s)
         self._staging_dir = staging_dir
         self._homes: set[str] = set()
 
@@ -273,9 +186,14 @@ class StorageService:
         if size is not None:
             self.check_size(p, size, room)
         with self._blobs.write(p.key) as target:
-            writer = io.BufferedWriter(_CappedWriter(target, self, p, room), CHUNK_BYTES)
-            yield writer
-            writer.flush()
+            raw = _CappedWriter(target, self, p, room)
+            writer = io.BufferedWriter(raw, CHUNK_BYTES)
+            try:
+                yield writer
+                writer.flush()
+            except BaseException:
+                raw.abandon()
+                raise
 
     def put(
         self,
@@ -357,30 +275,11 @@ class StorageService:
         else:
             p = self._own(caller, path)
             self._check_new_file(p, overwrite=True)
-        expires = int(time.time() + self.policy.url_ttl_s)
-        payload = "\n".join((op, caller.name, p.uri, str(expires))).encode()
-        return f"{_b64(payload)}.{_b64(self._mac(payload))}"
+        return self._signer.sign(op, caller.name, p.uri)
 
     def verify(self, key: str, op: Op) -> Signed:
-        fields = self._unsigned(key)
-        if fields is None or fields[0] != op:
-            raise PermissionDeniedError("this link is not valid; ask /storage for a new one")
-        _, name, path, expires = fields
-        if int(expires) < time.time():
-            raise PermissionDeniedError("this link has expired; ask /storage for a new one")
-        return Signed(Principal(name=name), path)
-
-    def _unsigned(self, key: str) -> list[str] | None:
-        """The fields a key carries, or None if its signature does not match."""
-        try:
-            encoded, mac = key.split(".")
-            payload = _unb64(encoded)
-            if not hmac.compare_digest(_unb64(mac), self._mac(payload)):
-                return None
-            fields = payload.decode().split("\n")
-        except ValueError:
-            return None
-        return fields if len(fields) == 4 else None
+        user, path = self._signer.open(key, op)
+        return Signed(Principal(name=user), path)
 
     # -- staging for MyDB imports (Data Lab /storage/xfer) ---------------------------
 
@@ -388,10 +287,10 @@ class StorageService:
         """Where ``filename`` uploaded by ``caller`` through ``xfer`` is kept, on local disk."""
         if caller.anonymous:
             raise AuthenticationError("log in to upload files")
-        _check_characters(filename)
+        check_characters(filename)
         parts = [p for p in filename.split("/") if p not in ("", ".")]
         for part in parts:
-            _check_part(part, filename)
+            check_part(part, filename)
         if not parts:
             raise InvalidRequestError(f"{filename!r} is not a file name")
         name = parts[-1]
@@ -536,17 +435,3 @@ class StorageService:
         with f:
             while chunk := f.read(CHUNK_BYTES):
                 yield chunk
-
-    def _mac(self, payload: bytes) -> bytes:
-        return hmac.new(self._secret, payload, hashlib.sha256).digest()
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def _unb64(text: str) -> bytes:
-    try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except Exception as exc:
-        raise ValueError(str(exc)) from exc
