@@ -1,5 +1,5 @@
 """Client fixtures: the real server on a free port (from the server tests), a private
-``~/.skydock``, and a probe that skips tests of routes this server does not have yet."""
+``~/.skydock``, and a check that the routes a test drives are served."""
 
 from __future__ import annotations
 
@@ -54,8 +54,7 @@ def _json(r: httpx.Response) -> dict[str, object]:
 
 
 def require(live: LiveServer, path: str) -> None:
-    if not route_exists(live.url, path):
-        pytest.skip(f"{path} is not served on this branch yet (404 for the route)")
+    assert route_exists(live.url, path), f"the server does not serve {path}"
 
 
 @pytest.fixture

@@ -143,9 +143,34 @@ def mydb() -> None:
     qc.mydb_create("t4", "a,integer\nb,text\n", drop=True)
     listed = qc.mydb_list("t4", verbose=True)
     check(40, listed == "a,integer\nb,text\n", listed)
+    import pandas as pd
+
+    frame = pd.DataFrame({"x": [1, 2, 3], "label": ["a", "b", "c"]})
+    check(40, qc.mydb_import("t2", frame) == "OK", qc.mydb_import("t2", frame))
+    check(40, qc.query(sql="select count(*) from mydb://t2") == "count\n3\n")
+    check(23, qc.query(sql=Q, out="vos://res.csv") == "OK")
+    raises(23, qc.query, sql=Q, out="vos://res.csv")
+    check(40, qc.mydb_import("t3", "vos://res.csv") == "OK")
+    got = qc.query(sql="select name from mydb://t3 order by id", fmt="pandas")
+    check(40, list(got["name"]) == list(qc.query(sql=Q, fmt="pandas")["name"]), got)
+    csv_text = "p,q\n1,2\n3,4\n"
+    check(40, qc.mydb_import("t5", csv_text) == "OK")
+    check(40, qc.query(sql="select sum(q) as s from mydb://t5") == "s\n6\n")
 
 
-GROUPS = {"auth": auth, "sync": sync, "async": async_, "mydb": mydb}
+def storage() -> None:
+    check(2, sc.isAlive(BASE + "/storage"))
+    ac.login("alice", "alicepw")
+    check(23, qc.query(sql=Q, out="vos://res.csv") == "OK")
+    check(24, "res.csv" in sc.ls("vos://").split(","), sc.ls("vos://"))
+    s = sc.get("vos://res.csv")
+    check(25, convert(s, "pandas").shape == (5, 4), s)
+    check(26, sc.get("vos://res.csv", "./res.csv") == ["OK"])
+    with open("res.csv") as fh:
+        check(26, fh.read() == s)
+
+
+GROUPS = {"auth": auth, "sync": sync, "async": async_, "mydb": mydb, "storage": storage}
 
 if __name__ == "__main__":
     GROUPS[GROUP]()

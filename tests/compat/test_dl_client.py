@@ -45,6 +45,6 @@ def run_group(server: LiveServer, group: str, tmp_path: Path) -> None:
     assert result.stdout.strip().endswith("ok")
 
 
-@pytest.mark.parametrize("group", ["auth", "sync", "async", "mydb"])
+@pytest.mark.parametrize("group", ["auth", "sync", "async", "mydb", "storage"])
 def test_datalab_client_stories(platform: LiveServer, group: str, tmp_path: Path) -> None:
     run_group(platform, group, tmp_path)

@@ -7,9 +7,9 @@ Zero configuration works; ``SKYDOCK_DATA_DIR`` moves everything, nested sections
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -91,6 +91,49 @@ class MyDBConfig(BaseModel):
     )
 
 
+GIB = 1024**3
+
+
+class StorageLimits(BaseModel):
+    """What every storage backend shares: quotas, the upload cap and signed-URL lifetime."""
+
+    model_config = {"extra": "forbid"}
+
+    quota_bytes: int = Field(default=10 * GIB, gt=0, description="Bytes each user may store.")
+    max_upload_bytes: int = Field(
+        default=5 * GIB, gt=0, description="Largest single upload (also caps staging files)."
+    )
+    url_ttl_s: float = Field(
+        default=3600.0, gt=0, description="Lifetime of the signed download and upload links."
+    )
+    url_secret: SecretStr | None = Field(
+        default=None,
+        description="Key that signs download and upload links; generated once and kept in "
+        "data_dir/secrets if unset.",
+    )
+
+
+class LocalStorageConfig(StorageLimits):
+    """User files in a local directory (``data_dir/storage`` unless ``root`` is given)."""
+
+    kind: Literal["local"] = "local"
+    root: Path | None = Field(default=None, description="Directory holding every user's files.")
+
+
+class S3StorageConfig(StorageLimits):
+    """User files in an S3-compatible object store (AWS, MinIO, Ceph...)."""
+
+    kind: Literal["s3"]
+    url: str = Field(pattern=r"^s3://[^/]+(/.*)?$", description="s3://bucket/prefix")
+    endpoint_url: str | None = Field(default=None, description="For non-AWS stores.")
+    region: str | None = Field(default=None, description="The bucket's region, if needed.")
+    key: SecretStr | None = Field(default=None, description="Access key id.")
+    secret: SecretStr | None = Field(default=None, description="Secret access key.")
+
+
+StorageConfig = Annotated[LocalStorageConfig | S3StorageConfig, Field(discriminator="kind")]
+
+
 class Config(BaseSettings):
     """Everything a Skydock server needs to start."""
 
@@ -112,3 +155,4 @@ class Config(BaseSettings):
     auth: AuthConfig = Field(default_factory=AuthConfig)
     jobs: JobsConfig = Field(default_factory=JobsConfig)
     mydb: MyDBConfig = Field(default_factory=MyDBConfig)
+    storage: StorageConfig = Field(default_factory=LocalStorageConfig)

@@ -4,17 +4,29 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import cached_property
+from pathlib import Path
 
 from skydock.engine.catalog import CatalogStore
 from skydock.engine.executor import SPILL_DIR, DuckDBExecutor, Limits
-from skydock.server.config import Config
+from skydock.server.config import Config, LocalStorageConfig, S3StorageConfig
 from skydock.server.services.auth import AuthPolicy, AuthService
 from skydock.server.services.jobs import JobLimits, JobService
 from skydock.server.services.mydb import MyDBLimits, MyDBService
 from skydock.server.services.query import QueryService
+from skydock.server.services.storage import (
+    StoragePolicy,
+    StorageService,
+    load_or_create_secret,
+)
+from skydock.server.storage.blobs import BlobStore, FsspecBlobStore
 from skydock.server.storage.jobs import JobStore
 from skydock.server.storage.metadata import Database, sqlite_url
 from skydock.server.storage.mydb import DuckDBFileMyDB, MyDBBackend
+from skydock.server.storage.tags import TagStore
+
+STORAGE_DIR = "storage"
+STAGING_DIR = "staging"
+STORAGE_SECRET = "secrets/storage-url.key"
 
 
 class Factory:
@@ -57,6 +69,34 @@ class Factory:
         )
         return AuthService(self.database, policy)
 
+    @cached_property
+    def blob_store(self) -> BlobStore:
+        backend = self.config.storage
+        if isinstance(backend, S3StorageConfig):
+            return _s3_blob_store(backend)
+        return _local_blob_store(backend, self.config.data_dir)
+
+    @cached_property
+    def storage(self) -> StorageService:
+        c = self.config.storage
+        policy = StoragePolicy(
+            quota_bytes=c.quota_bytes, max_upload_bytes=c.max_upload_bytes, url_ttl_s=c.url_ttl_s
+        )
+        if c.url_secret is not None:
+            secret = c.url_secret.get_secret_value().encode()
+        else:
+            secret = load_or_create_secret(self.config.data_dir / STORAGE_SECRET)
+        return StorageService(
+            self.blob_store,
+            TagStore(self.database),
+            policy,
+            secret,
+            staging_dir=self.config.data_dir / STAGING_DIR,
+        )
+
+    def storage_service(self) -> StorageService:
+        return self.storage
+
     def auth_service(self) -> AuthService:
         return self.auth
 
@@ -75,7 +115,7 @@ class Factory:
         return MyDBService(self.mydb_backend, self.config.data_dir / "tmp" / "mydb", limits)
 
     def query_service(self) -> QueryService:
-        return QueryService(self.executor, self.mydb_service())
+        return QueryService(self.executor, self.mydb_service(), self.storage_service())
 
     @cached_property
     def jobs(self) -> JobService:
@@ -107,3 +147,24 @@ class Factory:
             self.executor.close()
         if "database" in self.__dict__:
             self.database.close()
+
+
+def _local_blob_store(c: LocalStorageConfig, data_dir: Path) -> BlobStore:
+    from fsspec.implementations.local import LocalFileSystem
+
+    root = (c.root or data_dir / STORAGE_DIR).resolve()
+    return FsspecBlobStore(LocalFileSystem(), str(root), renames_atomic=True)
+
+
+def _s3_blob_store(c: S3StorageConfig) -> BlobStore:
+    import s3fs
+
+    client_kwargs = {"endpoint_url": c.endpoint_url, "region_name": c.region}
+    fs = s3fs.S3FileSystem(
+        key=c.key.get_secret_value() if c.key else None,
+        secret=c.secret.get_secret_value() if c.secret else None,
+        client_kwargs={k: v for k, v in client_kwargs.items() if v},
+        use_listings_cache=False,
+        skip_instance_cache=True,
+    )
+    return FsspecBlobStore(fs, c.url.removeprefix("s3://"), renames_atomic=False)

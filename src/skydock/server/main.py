@@ -13,9 +13,10 @@ from skydock import __version__
 from skydock.server import logs
 from skydock.server.config import Config
 from skydock.server.factory import Factory
-from skydock.server.handlers import auth, errors, jobs, mydb, query
+from skydock.server.handlers import auth, errors, jobs, mydb, query, storage
 from skydock.server.handlers.datalab import auth as dl_auth
 from skydock.server.handlers.datalab import query as dl_query
+from skydock.server.handlers.datalab import storage as dl_storage
 
 
 def create_app(config: Config | None = None) -> FastAPI:
@@ -42,7 +43,16 @@ def create_app(config: Config | None = None) -> FastAPI:
     )
     app.state.factory = factory
     logs.install()
-    routers = (auth.router, query.router, jobs.router, mydb.router, dl_auth.router, dl_query.router)
+    routers = (
+        auth.router,
+        query.router,
+        jobs.router,
+        mydb.router,
+        storage.router,
+        dl_auth.router,
+        dl_query.router,
+        dl_storage.router,
+    )
     for router in routers:
         app.include_router(router)
     errors.install(app)

@@ -59,12 +59,16 @@ def import_mydb_table(
 ) -> dict[str, Any]:
     service = services.mydb_service()
     if file is None:
-        if path:
+        if not path:
             raise InvalidRequestError(
-                "importing from a storage path is not available on this server yet; "
-                "upload the file itself as multipart field 'file'"
+                "send the file to import as multipart field 'file', or name a file in your "
+                "storage as form field 'path'"
             )
-        raise InvalidRequestError("send the file to import as multipart field 'file'")
+        with services.storage_service().open_read(caller, path) as fh:
+            info = service.import_file(
+                caller, table, fh, format, filename=path, drop=drop, append=append
+            )
+        return _table(info)
     info = service.import_file(
         caller, table, file.file, format, filename=file.filename, drop=drop, append=append
     )

@@ -14,6 +14,7 @@ from skydock.engine.formats import FORMATS, normalise_format
 from skydock.errors import AuthenticationError, InvalidRequestError
 from skydock.server.services.auth import ANONYMOUS, Principal
 from skydock.server.services.mydb import URI_PREFIX, MyDBService
+from skydock.server.services.storage import StorageService
 
 SPOOL_BYTES = 16 * 1024 * 1024
 CHUNK_BYTES = 1024 * 1024
@@ -50,10 +51,16 @@ class QueryAnswer:
 class QueryService:
     """One computation behind every front door (native API now; Data Lab and TAP later)."""
 
-    def __init__(self, executor: DuckDBExecutor, mydb: MyDBService | None = None) -> None:
+    def __init__(
+        self,
+        executor: DuckDBExecutor,
+        mydb: MyDBService | None = None,
+        storage: StorageService | None = None,
+    ) -> None:
         self._executor = executor
         self._timeout_limit_s: float | None = None
         self._mydb = mydb
+        self._storage = storage
 
     def with_timeout_limit(self, limit_s: float) -> QueryService:
         """This service allowing timeouts up to ``limit_s`` (async jobs outlast sync queries)."""
@@ -112,6 +119,17 @@ class QueryService:
             return self._save_mydb(
                 text, language, out, principal, drop=drop, max_rows=max_rows, timeout_s=timeout_s
             )
+        if self._storage is not None and _is_storage_uri(out):
+            return self._save_file(
+                text,
+                language,
+                fmt,
+                out,
+                principal,
+                drop=drop,
+                max_rows=max_rows,
+                timeout_s=timeout_s,
+            )
         scheme = out.split("://", 1)[0] if "://" in out else ""
         raise InvalidRequestError(
             f"cannot save results to {out!r}: scheme {scheme!r} is not available; "
@@ -142,6 +160,36 @@ class QueryService:
             info = self._mydb.store(principal, table, result.schema, result.batches(), drop=drop)
         return Saved(f"{URI_PREFIX}{table}", info.rows, result.overflow)
 
+    def _save_file(
+        self,
+        text: str,
+        language: Literal["sql", "adql"],
+        fmt: str,
+        out: str,
+        principal: Principal,
+        *,
+        drop: bool,
+        max_rows: int | None,
+        timeout_s: float | None,
+    ) -> Saved:
+        """Write the result into the caller's storage; an existing file needs ``drop``."""
+        assert self._storage is not None
+        name = normalise_format(fmt)
+        # open_write refuses an existing file before the query runs, and commits the new
+        # file only when the result was written completely.
+        with (
+            self._storage.open_write(principal, out, overwrite=drop) as sink,
+            self._executor.execute(
+                text,
+                language,
+                max_rows=self._cap(max_rows),
+                timeout_s=self._timeout(timeout_s),
+                mydb_user=principal.name,
+            ) as result,
+        ):
+            rows = result.write(name, sink)
+        return Saved(out, rows, result.overflow)
+
     def _cap(self, max_rows: int | None) -> int | None:
         cap = self._executor.limits.max_rows
         if max_rows is not None:
@@ -157,3 +205,9 @@ class QueryService:
 
 def _mydb_user(principal: Principal) -> str | None:
     return None if principal.anonymous else principal.name
+
+
+def _is_storage_uri(out: str) -> bool:
+    """``vos://path`` or ``<user>://path`` (a write elsewhere is refused by the storage)."""
+    scheme, sep, _ = out.partition("://")
+    return bool(sep) and scheme.lower() != URI_PREFIX.removesuffix("://") and scheme.isidentifier()

@@ -317,3 +317,100 @@ def mydb_create(
         caller, _mydb_name(table), columns.empty_table(), drop=flag(drop, default=True)
     )
     return text("OK")
+
+
+_EXTENSIONS = {
+    ".fits": "fits",
+    ".fit": "fits",
+    ".fits.gz": "fits",
+    ".vot": "votable",
+    ".xml": "votable",
+    ".votable": "votable",
+    ".parquet": "parquet",
+    ".tsv": "tsv",
+    ".csv": "csv",
+}
+
+
+def _import_format(filename: str, delimiter: str | None, csv_header: str | None) -> str:
+    """The client sends temporary files without an extension: those are CSV text."""
+    lower = filename.lower()
+    for ext, kind in _EXTENSIONS.items():
+        if lower.endswith(ext):
+            if kind in ("csv", "tsv"):
+                break
+            return kind
+    if not flag(csv_header, default=True):
+        raise InvalidRequestError(
+            "CSV without a header row cannot be imported: the header names the columns"
+        )
+    if delimiter in (None, "", ","):
+        return "csv"
+    if delimiter in ("\t", "\\t", "tab"):
+        return "tsv"
+    raise InvalidRequestError(f"delimiter {delimiter!r} is not supported; use ',' or a tab")
+
+
+def _import(
+    caller: Caller,
+    services: Services,
+    table: str | None,
+    filename: str | None,
+    delimiter: str | None,
+    csv_header: str | None,
+    *,
+    append: bool,
+) -> Response:
+    name = _mydb_name(table)
+    source = required(filename, "filename")
+    if source.startswith(("http://", "https://")):
+        raise InvalidRequestError(
+            "this server does not fetch URLs; upload the file, or put it in your storage "
+            "and import vos://path"
+        )
+    kind = _import_format(source, delimiter, csv_header)
+    mydb, storage = services.mydb_service(), services.storage_service()
+    if "://" in source:
+        with storage.open_read(caller, source) as fh:
+            mydb.import_file(
+                caller, name, fh, kind, filename=source, drop=not append, append=append
+            )
+        return text("OK")
+    staged = storage.staging_path(caller, source)
+    if not staged.is_file():
+        raise NotFoundError(f"no uploaded file named {source!r}; upload it first")
+    try:
+        mydb.import_file(
+            caller, name, staged, kind, filename=source, drop=not append, append=append
+        )
+    finally:
+        staged.unlink(missing_ok=True)
+    return text("OK")
+
+
+@router.post("/import")
+def mydb_import(
+    caller: Caller,
+    services: Services,
+    table: str | None = None,
+    filename: str | None = None,
+    delimiter: str | None = None,
+    append: str | None = None,
+    csv_header: str | None = None,
+) -> Response:
+    """``mydb_import``: a file staged through ``/storage/xfer``, or a ``vos://`` file."""
+    return _import(caller, services, table, filename, delimiter, csv_header, append=flag(append))
+
+
+@router.post("/ingest")
+def mydb_ingest(
+    caller: Caller,
+    services: Services,
+    table: str | None = None,
+    filename: str | None = None,
+    csv_header: str | None = None,
+) -> Response:
+    """``mydb_insert``: rows added to a table, which is created when it is missing."""
+    name = _mydb_name(table)
+    exists = name in services.mydb_service().list_tables(caller)
+    return _import(caller, services, name, filename, ",", csv_header, append=exists)
