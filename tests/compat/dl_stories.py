@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import sys
+from pathlib import Path
 
 BASE, GROUP = sys.argv[1], sys.argv[2]
 
@@ -166,8 +167,7 @@ def storage() -> None:
     s = sc.get("vos://res.csv")
     check(25, convert(s, "pandas").shape == (5, 4), s)
     check(26, sc.get("vos://res.csv", "./res.csv") == ["OK"])
-    with open("res.csv") as fh:
-        check(26, fh.read() == s)
+    check(26, Path("res.csv").read_text() == s)
 
 
 GROUPS = {"auth": auth, "sync": sync, "async": async_, "mydb": mydb, "storage": storage}
