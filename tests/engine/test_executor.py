@@ -110,6 +110,11 @@ def test_sees_new_and_dropped_catalogs_without_restart(
         ex.close()
 
 
+def test_text_duckdb_cannot_encode_fails_as_a_query_error(executor: DuckDBExecutor) -> None:
+    with pytest.raises(QueryExecutionError, match="UTF-8"):
+        executor.execute("SELECT '\ud800' AS lone").to_table()
+
+
 def test_result_carries_column_metadata(executor: DuckDBExecutor) -> None:
     with executor.execute("SELECT id, mag, mag * 2 AS twice FROM test.points LIMIT 3") as result:
         result.to_table()
@@ -145,6 +150,8 @@ def test_both_fetch_paths_stream_the_same_batches(executor: DuckDBExecutor) -> N
         for cursor in (fast_cursor, _WithoutSubmit(plain_cursor)):
             with pytest.raises(duckdb.Error, match=r"(?i)conversion|convert"):
                 list(executor_module._arrow_stream(cursor, "SELECT 'x'::INT AS bad"))  # type: ignore[arg-type]
+            with pytest.raises(duckdb.Error, match="UTF-8"):
+                executor_module._arrow_stream(cursor, "SELECT '\ud800' AS lone")  # type: ignore[arg-type]
     finally:
         fast_cursor.close()
         plain_cursor.close()

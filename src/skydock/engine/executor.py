@@ -321,10 +321,13 @@ def _arrow_stream(cursor: duckdb.DuckDBPyConnection, sql: str) -> pa.RecordBatch
     the reader runs it: about 0.7 ms of a 2 ms small cone (DuckDB 2.0.1). The driver's own
     submit, which the relation's reader calls, binds once and streams the same batches.
     It is not public API, so the relation path stays as the fallback; the tests run both.
+    The fallback also takes text the driver's call refuses with a TypeError (a lone
+    surrogate in a string literal), so that it fails with DuckDB's own error instead.
     """
     submit = getattr(cursor, "_submit", None)
     if submit is not None:
-        return submit(sql, None, "stream", BATCH_ROWS).arrow_reader()
+        with contextlib.suppress(TypeError):
+            return submit(sql, None, "stream", BATCH_ROWS).arrow_reader()
     return cursor.sql(sql).to_arrow_reader(BATCH_ROWS)
 
 
