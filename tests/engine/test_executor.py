@@ -7,11 +7,14 @@ import threading
 import time
 from pathlib import Path
 
+import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from astropy import units as u
 from astropy.coordinates import SkyCoord
 
+from skydock.engine import executor as executor_module
 from skydock.engine.catalog import CatalogStore
 from skydock.engine.executor import Cancellation, DuckDBExecutor, Limits
 from skydock.engine.sql import Translation
@@ -139,9 +142,48 @@ def test_sees_new_and_dropped_catalogs_without_restart(
         ex.close()
 
 
+def test_text_duckdb_cannot_encode_fails_as_a_query_error(executor: DuckDBExecutor) -> None:
+    with pytest.raises(QueryExecutionError, match="UTF-8"):
+        executor.execute("SELECT '\ud800' AS lone").to_table()
+
+
 def test_result_carries_column_metadata(executor: DuckDBExecutor) -> None:
     with executor.execute("SELECT id, mag, mag * 2 AS twice FROM test.points LIMIT 3") as result:
         result.to_table()
     assert result.schema.names == ["id", "mag", "twice"]
     assert result.columns[1] is not None and result.columns[1].unit == "mag"
     assert result.columns[2] is None or result.columns[2].unit == ""
+
+
+class _WithoutSubmit:
+    """A cursor as a DuckDB without the driver's ``_submit`` would offer it."""
+
+    def __init__(self, cursor: duckdb.DuckDBPyConnection) -> None:
+        self._cursor = cursor
+
+    def sql(self, text: str) -> duckdb.DuckDBPyRelation:
+        return self._cursor.sql(text)
+
+
+def test_both_fetch_paths_stream_the_same_batches(executor: DuckDBExecutor) -> None:
+    con = executor._connection()[0]
+    sql = (
+        "SELECT i, i::VARCHAR AS s, i / 3 AS d, [i, i + 1] AS l, DATE '2020-01-01' + i::INT "
+        "AS t, NULLIF(i % 7, 0) AS n FROM range(150000) r(i) ORDER BY i"
+    )
+    fast_cursor, plain_cursor = con.cursor(), con.cursor()
+    try:
+        fast = executor_module._arrow_stream(fast_cursor, sql)
+        plain = executor_module._arrow_stream(_WithoutSubmit(plain_cursor), sql)  # type: ignore[arg-type]
+        assert fast.schema == plain.schema
+        fast_batches, plain_batches = list(fast), list(plain)
+        assert len(fast_batches) > 1  # streamed in BATCH_ROWS pieces, not one block
+        assert pa.Table.from_batches(fast_batches).equals(pa.Table.from_batches(plain_batches))
+        for cursor in (fast_cursor, _WithoutSubmit(plain_cursor)):
+            with pytest.raises(duckdb.Error, match=r"(?i)conversion|convert"):
+                list(executor_module._arrow_stream(cursor, "SELECT 'x'::INT AS bad"))  # type: ignore[arg-type]
+            with pytest.raises(duckdb.Error, match="UTF-8"):
+                executor_module._arrow_stream(cursor, "SELECT '\ud800' AS lone")  # type: ignore[arg-type]
+    finally:
+        fast_cursor.close()
+        plain_cursor.close()

@@ -22,6 +22,7 @@ import pytest
 from astropy.coordinates import Latitude, Longitude, SkyCoord
 
 from skydock.engine import spatial
+from skydock.engine.spatial.healpix import fill_narrow_gaps
 from skydock.errors import QuerySyntaxError
 
 UNIFORM_ROWS = 200_000
@@ -378,6 +379,21 @@ def test_ranges_are_sorted_merged_and_capped() -> None:
             assert ranges[0, 0] >= 0 and ranges[-1, 1] <= 12 * 4**29 - 1
             # A coarser answer still holds every range of a finer one.
             assert in_ranges(finest[:, 0], ranges).all() and in_ranges(finest[:, 1], ranges).all()
+
+
+def test_fill_narrow_gaps_keeps_a_superset_and_wide_gaps() -> None:
+    ranges = np.array([[0, 9], [15, 19], [10_000, 10_009], [10_020, 10_029]], dtype=np.int64)
+    # Total width 35: with factor 1 the gaps of 5 and 10 are filled, the gap of ~10,000 kept.
+    filled = fill_narrow_gaps(ranges, 1.0)
+    assert filled.tolist() == [[0, 19], [10_000, 10_029]]
+    assert in_ranges(ranges[:, 0], filled).all() and in_ranges(ranges[:, 1], filled).all()
+    assert fill_narrow_gaps(ranges, 1_000.0).tolist() == [[0, 10_029]]
+    assert fill_narrow_gaps(ranges, 0.0).tolist() == ranges.tolist()
+    assert fill_narrow_gaps(ranges[:1], 4.0).tolist() == [[0, 9]]
+    # A small cone across a base-cell boundary keeps both of its far-apart ranges.
+    ra, dec = 0.0, math.degrees(math.asin(2 / 3))  # a corner of base cells 0, 3 and 4
+    cover = fill_narrow_gaps(spatial.cone_ranges(ra, dec, ARCSEC, max_ranges=4), 4.0)
+    assert len(np.unique(cover >> (2 * 29))) > 1 and len(cover) > 1
 
 
 @pytest.mark.parametrize(

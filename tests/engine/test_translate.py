@@ -7,6 +7,7 @@ output names are written by hand from PostgreSQL's naming rules.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -17,7 +18,7 @@ import pandas as pd
 import pytest
 from astropy.coordinates import SkyCoord, search_around_sky
 
-from skydock.engine.sql import Translation, translate
+from skydock.engine.sql import Translation, clear_translation_cache, translate
 from skydock.errors import QueryRefusedError, UnknownColumnError, UnknownTableError
 
 from .conftest import Sky
@@ -914,3 +915,27 @@ def test_unqualified_table_name_resolves_when_unique(sky: Sky):
     translation, frame = run(sky, "SELECT count(*) FROM objects")
     assert frame["count"][0] == len(sky.objects)
     assert re.search(r'"demo"\."objects"', translation.sql)
+
+
+def test_repeated_text_is_translated_once_for_the_same_tables(sky: Sky) -> None:
+    clear_translation_cache()
+    text = "SELECT id, ra FROM demo.objects WHERE q3c_radial_query(ra, dec, 10, 20, 0.5)"
+    first = translate(text, "sql", sky.tables)
+    first.names.append("changed by a caller")
+    second = translate(text, "sql", sky.tables)
+    assert second.sql == first.sql and second.names == ["id", "ra"]
+    assert second is not first
+    # The same text over other table objects, or the same ones moved, is translated again.
+    fewer = [t for t in sky.tables if t.qualified != "demo.objects"]
+    with pytest.raises(UnknownTableError):
+        translate(text, "sql", fewer)
+    copies = [dataclasses.replace(t) for t in sky.tables]
+    for t in copies:
+        if t.qualified == "demo.objects":
+            t.location = ("moved", "main", "data")
+    assert '"moved"' in translate(text, "sql", copies).sql
+    assert '"moved"' not in translate(text, "sql", sky.tables).sql
+    # Refusals are never cached; each call checks again.
+    for _ in range(2):
+        with pytest.raises(UnknownColumnError):
+            translate("SELECT nope FROM demo.objects", "sql", sky.tables)

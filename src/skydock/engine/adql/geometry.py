@@ -267,7 +267,8 @@ class GeometryRewriter:
         )
 
     def _sql(self, node: exp.Expr) -> str:
-        return exp.Paren(this=self._scalar(node)).sql(dialect="duckdb")
+        # No copy: the node leaves the tree with the call it sits in (copying was ~0.1 ms).
+        return "(" + self._scalar(node).sql(dialect="duckdb", copy=False) + ")"
 
     def _dist(self, a: Point, b: Point) -> exp.Expr:
         return _call(

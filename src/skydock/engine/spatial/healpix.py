@@ -184,6 +184,23 @@ def _limit(ranges: Ranges, max_ranges: int) -> Ranges:
     return np.column_stack([ranges[starts, 0], ranges[ends, 1]]).astype(np.int64)
 
 
+def fill_narrow_gaps(ranges: Ranges, factor: float) -> Ranges:
+    """Fills every gap narrower than ``factor`` times the ranges' own total width.
+
+    A gap that narrow costs at most a few times the cover's own reading, while one range
+    fewer saves DuckDB planning time (a single range is no OR at all). A wide gap, where
+    a small region straddles the boundary of a large cell, is kept: filling it could
+    mean reading a large part of the table.
+    """
+    if len(ranges) <= 1:
+        return ranges
+    width = int(np.sum(ranges[:, 1] - ranges[:, 0] + 1))
+    wide = np.flatnonzero(ranges[1:, 0] - ranges[:-1, 1] > factor * width)
+    starts = np.concatenate([[0], wide + 1])
+    ends = np.concatenate([wide, [len(ranges) - 1]])
+    return np.column_stack([ranges[starts, 0], ranges[ends, 1]]).astype(np.int64)
+
+
 # ---------------------------------------------------------------------------------------
 # Cross-match
 

@@ -22,6 +22,7 @@ from skydock.engine.spatial.healpix import (
     _check_order,
     _hash,
     cone_ranges,
+    fill_narrow_gaps,
     neighbour_cells,
     polygon_ranges,
 )
@@ -40,6 +41,10 @@ _DEC_PAD_DEG = 1e-9
 SQL_MAX_RANGES = 8
 SMALL_CONE_MAX_RANGES = 4
 SMALL_CONE_DEG = 0.5
+# Small cones also fill gaps narrower than this many times their cover's width: on 10 M
+# rows that left one range for most cones (no OR: ~0.25 ms less DuckDB planning) while
+# a cone across a large cell's boundary keeps its two distant ranges.
+SMALL_CONE_GAP_FACTOR = 4.0
 
 
 # ---------------------------------------------------------------------------------------
@@ -64,7 +69,10 @@ def cone_sql(
         max_ranges = SMALL_CONE_MAX_RANGES if radius < SMALL_CONE_DEG else SQL_MAX_RANGES
     parts = []
     if ranges_column is not None:
-        parts.append(_ranges_sql(ranges_column, cone_ranges(ra, dec, radius, max_ranges)))
+        ranges = cone_ranges(ra, dec, radius, max_ranges)
+        if radius < SMALL_CONE_DEG:
+            ranges = fill_narrow_gaps(ranges, SMALL_CONE_GAP_FACTOR)
+        parts.append(_ranges_sql(ranges_column, ranges))
     parts.append(_dec_band_sql(dec_expr, dec - radius, dec + radius))
     parts.append(_within_sql(ra_expr, dec_expr, ra, dec, radius))
     return "(" + (" AND ".join(p for p in parts if p) or "TRUE") + ")"

@@ -19,6 +19,11 @@ rewrite consults), ``postgres`` (PostgreSQL semantics) and ``naming`` (output na
 """
 
 from skydock.engine.sql.scope import Language
-from skydock.engine.sql.translation import Translation, parse, translate
+from skydock.engine.sql.translation import (
+    Translation,
+    clear_translation_cache,
+    parse,
+    translate,
+)
 
-__all__ = ["Language", "Translation", "parse", "translate"]
+__all__ = ["Language", "Translation", "clear_translation_cache", "parse", "translate"]
