@@ -36,7 +36,9 @@ def print_table(summary: Summary) -> None:
     console = Console(stderr=False)
     console.print(table)
     counts = ", ".join(f"{n} {s.lower()}" for s, n in summary.counts.items() if n)
-    console.print(f"{len(summary.results)} notebooks in {summary.duration:.1f} s: {counts}")
+    n = len(summary.results)
+    plural = "s" if n != 1 else ""
+    console.print(f"{n} notebook{plural} in {summary.duration:.1f} s: {counts}")
 
 
 def write_json(summary: Summary, path: Path) -> None:
