@@ -26,7 +26,9 @@ def nbtest(
     ] = None,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Notebooks at once.")] = 1,
     cell_timeout: Annotated[float, typer.Option(help="Seconds one cell may take.")] = 600.0,
-    timeout: Annotated[float, typer.Option(help="Seconds one notebook may take.")] = 1800.0,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds one notebook's cells may take (after its kernel starts).")
+    ] = 1800.0,
     retries: Annotated[
         int, typer.Option(min=0, help="Run a FAIL or TIMEOUT again up to N times.")
     ] = 0,
