@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 RUN := $(UV) run --frozen --all-extras
 
-.PHONY: up test lint pytest bench demo sync uv system-deps clean
+.PHONY: up test lint pytest nbtest bench demo sync uv system-deps clean
 
 # Debian packages the test suite drives for real, as package:probe (a command on PATH or
 # a file): STILTS validates our VOTables, PostgreSQL 15 (+ Q3C for the benchmarks) backs
@@ -48,7 +48,27 @@ system-deps:
 pytest: sync system-deps
 	$(RUN) pytest -q -n auto || { rc=$$?; [ $$rc -eq 5 ] && echo "pytest collected no tests" ; exit $$rc; }
 
-test: lint pytest
+# The notebook collection against a throwaway server: a small demo.objects, one account
+# (demo), `skydock serve` on a free 127.0.0.1 port, then `skydock nbtest --as demo`.
+# The JUnit, HTML and JSON reports and the logs stay in $(NBTEST_OUT) as CI artifacts.
+NBTEST_OUT ?= .skydock/nbtest
+nbtest: sync
+	@set -euo pipefail; tmp=$$(mktemp -d); pid=; \
+	trap 'rc=$$?; if [ -n "$$pid" ]; then kill $$pid 2>/dev/null || true; wait $$pid 2>/dev/null || true; fi; rm -rf "$$tmp"; exit $$rc' EXIT; \
+	$(RUN) skydock demo build --data-dir "$$tmp" --only objects --rows 20000 --no-progress >/dev/null; \
+	echo "nbtest-$$RANDOM-$$RANDOM" | $(RUN) skydock user add demo --password-stdin --data-dir "$$tmp" >/dev/null; \
+	port=$$($(RUN) python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
+	url=http://127.0.0.1:$$port; \
+	$(RUN) skydock serve --data-dir "$$tmp" --host 127.0.0.1 --port $$port >"$$tmp/serve.log" 2>&1 & pid=$$!; \
+	$(RUN) python -c 'import httpx, sys, time; end = time.time() + 60; \
+	  exec("while time.time() < end:\n try:\n  httpx.get(sys.argv[1] + \"/api/tables\").raise_for_status(); break\n except httpx.HTTPError: time.sleep(0.2)\nelse: sys.exit(\"skydock serve did not start\")")' $$url \
+	  || { cat "$$tmp/serve.log"; exit 1; }; \
+	mkdir -p $(NBTEST_OUT); \
+	SKYDOCK_URL=$$url $(RUN) skydock nbtest notebooks --jobs 2 --as demo --data-dir "$$tmp" \
+	  --logdir $(NBTEST_OUT)/logs --junit $(NBTEST_OUT)/junit.xml --html $(NBTEST_OUT)/report.html \
+	  --json $(NBTEST_OUT)/report.json
+
+test: lint pytest nbtest
 
 bench: sync
 	$(RUN) python -m benchmarks.run --data-dir $(DATA_DIR)/bench

@@ -17,7 +17,18 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from skydock.cli import catalog, demo, jobs, mydb, query, remote, serve, storage, user
+    from skydock.cli import (
+        catalog,
+        demo,
+        jobs,
+        mydb,
+        nbtest,
+        query,
+        remote,
+        serve,
+        storage,
+        user,
+    )
 
     app.add_typer(catalog.app, name="catalog")
     app.add_typer(demo.app, name="demo")
@@ -32,6 +43,7 @@ def _register() -> None:
     app.add_typer(jobs.app, name="jobs")
     app.add_typer(storage.app, name="storage")
     app.add_typer(mydb.app, name="mydb")
+    app.command("nbtest")(nbtest.nbtest)
 
 
 def main() -> None:
