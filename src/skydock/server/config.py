@@ -91,6 +91,19 @@ class MyDBConfig(BaseModel):
     )
 
 
+class TapConfig(BaseModel):
+    """The IVOA TAP service at ``/tap``."""
+
+    model_config = {"extra": "forbid"}
+
+    max_upload_bytes: int = Field(
+        default=64 * 1024**2, gt=0, description="Largest table accepted by a TAP upload."
+    )
+    max_wait_s: float = Field(
+        default=60.0, gt=0, description="Longest a UWS WAIT blocks before answering."
+    )
+
+
 class Config(BaseSettings):
     """Everything a Skydock server needs to start."""
 
@@ -112,3 +125,4 @@ class Config(BaseSettings):
     auth: AuthConfig = Field(default_factory=AuthConfig)
     jobs: JobsConfig = Field(default_factory=JobsConfig)
     mydb: MyDBConfig = Field(default_factory=MyDBConfig)
+    tap: TapConfig = Field(default_factory=TapConfig)

@@ -12,6 +12,8 @@ from skydock.server.services.auth import AuthPolicy, AuthService
 from skydock.server.services.jobs import JobLimits, JobService
 from skydock.server.services.mydb import MyDBLimits, MyDBService
 from skydock.server.services.query import QueryService
+from skydock.server.services.tap import TapLimits, TapService
+from skydock.server.services.tap_schema import TapSchema
 from skydock.server.storage.jobs import JobStore
 from skydock.server.storage.metadata import Database, sqlite_url
 from skydock.server.storage.mydb import DuckDBFileMyDB, MyDBBackend
@@ -74,8 +76,17 @@ class Factory:
         )
         return MyDBService(self.mydb_backend, self.config.data_dir / "tmp" / "mydb", limits)
 
+    @cached_property
+    def tap_schema(self) -> TapSchema:
+        return TapSchema(self.executor)
+
     def query_service(self) -> QueryService:
-        return QueryService(self.executor, self.mydb_service())
+        return QueryService(self.executor, self.mydb_service(), self.tap_schema)
+
+    def tap_service(self) -> TapService:
+        t = self.config.tap
+        limits = TapLimits(max_upload_bytes=t.max_upload_bytes, max_wait_s=t.max_wait_s)
+        return TapService(self.query_service(), self.jobs, self.tap_schema, limits)
 
     @cached_property
     def jobs(self) -> JobService:
