@@ -34,7 +34,22 @@ def test_taplint_reports_no_errors(tap_live: LiveServer) -> None:
     assert found is not None
     assert int(found.group(1)) == 0, "\n".join(errors)
     # Every stage ran, and none stopped early with a failure (only LOC: no ObsLocTAP).
-    stages = ["TMV", "TME", "TMS", "TMC", "CPV", "CAP", "AVV", "QGE", "QPO", "QAS", "UWS", "MDQ", "UPL", "EXA"]
+    stages = [
+        "TMV",
+        "TME",
+        "TMS",
+        "TMC",
+        "CPV",
+        "CAP",
+        "AVV",
+        "QGE",
+        "QPO",
+        "QAS",
+        "UWS",
+        "MDQ",
+        "UPL",
+        "EXA",
+    ]
     for stage in stages:
         assert f"Section {stage}:" in report, stage
     failures = [line for line in report.splitlines() if line.startswith("F-")]
