@@ -24,6 +24,7 @@ from tests.server.conftest import (  # noqa: F401 - fixtures shared with the ser
 )
 
 DEMO_ROWS = 20_000
+HARD_LIMIT = 10_000
 
 
 @pytest.fixture(scope="session")
@@ -62,6 +63,9 @@ def tap_data_dir(
 @pytest.fixture(scope="module")
 def tap_live(tap_data_dir: Path) -> Iterator[LiveServer]:
     """A real server on 127.0.0.1 with the TAP test catalogs (one per test module)."""
-    cfg = Config(data_dir=tap_data_dir, auth={"min_password_chars": 5})
+    # A row limit below demo.objects' size, so the server's own limit can be seen.
+    cfg = Config(
+        data_dir=tap_data_dir, auth={"min_password_chars": 5}, query={"max_rows": HARD_LIMIT}
+    )
     with serve(cfg) as live:
         yield live
