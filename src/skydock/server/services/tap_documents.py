@@ -269,7 +269,8 @@ def _column(c: TapColumn) -> str:
 
 # --- UWS ---------------------------------------------------------------------------------
 
-_UWS_ROOT = f'xmlns:uws="{UWS_NS}" xmlns:xlink="{XLINK_NS}" xmlns:xsi="{XSI_NS}" version="1.1"'
+_UWS_NS = f'xmlns:uws="{UWS_NS}" xmlns:xlink="{XLINK_NS}" xmlns:xsi="{XSI_NS}"'
+_UWS_ROOT = f'{_UWS_NS} version="1.1"'
 
 
 def _nil(tag: str, value: str) -> str:
@@ -314,7 +315,7 @@ def parameters_document(parameters: list[tuple[str, str]], *, root: bool = True)
         f'<uws:parameter id="{_x(k.lower())}">{_x(v)}</uws:parameter>' for k, v in parameters
     )
     if root:
-        return XML_HEAD + f"<uws:parameters {_UWS_ROOT}>{body}</uws:parameters>\n"
+        return XML_HEAD + f"<uws:parameters {_UWS_NS}>{body}</uws:parameters>\n"
     return f"<uws:parameters>{body}</uws:parameters>\n"
 
 
@@ -327,7 +328,7 @@ def results_document(job: Job, url: str, *, media_type: str, root: bool = True) 
             f' mime-type="{_x(media_type)}"{size}/>'
         )
     if root:
-        return XML_HEAD + f"<uws:results {_UWS_ROOT}>{body}</uws:results>\n"
+        return XML_HEAD + f"<uws:results {_UWS_NS}>{body}</uws:results>\n"
     return f"<uws:results>{body}</uws:results>\n"
 
 
