@@ -64,6 +64,9 @@ class ColumnMeta:
     description: str = ""
     indexed: bool = False
     principal: bool = False
+    # A DALI xtype (timestamp, point, circle, polygon...) the type alone does not carry;
+    # set for TAP uploads so their columns round-trip.
+    xtype: str = ""
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ColumnMeta:
@@ -107,6 +110,9 @@ class TableMeta:
         data = asdict(self)
         data.pop("path")
         data.pop("location")
+        for column in data["columns"]:
+            if not column["xtype"]:
+                del column["xtype"]
         return data
 
     @classmethod

@@ -216,6 +216,25 @@ class QueryResult:
         self.close()
 
 
+@dataclass
+class ExtraTable:
+    """A table that exists for one query only (TAP_SCHEMA, a TAP upload): its metadata
+    for the translator and its rows, registered on that query's own cursor.
+
+    ``data`` may be a function, called only when the query actually names the table.
+    """
+
+    meta: TableMeta
+    data: pa.Table | Callable[[], pa.Table]
+
+    @property
+    def view(self) -> str:
+        return f"extra__{self.meta.schema}__{self.meta.name}"
+
+    def table(self) -> pa.Table:
+        return self.data if isinstance(self.data, pa.Table) else self.data()
+
+
 class _OverflowFlag:
     """Truthy once the row cap cut its result short; final after the rows are read."""
 
@@ -249,10 +268,16 @@ class DuckDBExecutor:
         return tables + self._mydb_tables(con, mydb_user)
 
     def translate(
-        self, text: str, language: Language = "sql", *, mydb_user: str | None = None
+        self,
+        text: str,
+        language: Language = "sql",
+        *,
+        mydb_user: str | None = None,
+        extra: Sequence[ExtraTable] = (),
     ) -> Translation:
         con, tables = self._connection()
-        return translate(text, language, tables + self._mydb_tables(con, mydb_user))
+        known = tables + self._mydb_tables(con, mydb_user) + _extra_metas(extra)
+        return translate(text, language, known)
 
     def execute(
         self,
@@ -262,15 +287,19 @@ class DuckDBExecutor:
         max_rows: int | None = None,
         timeout_s: float | None = None,
         mydb_user: str | None = None,
+        extra: Sequence[ExtraTable] = (),
     ) -> QueryResult:
         """Validate, translate and start the query; rows are fetched as batches are read.
 
         ``mydb_user`` is the caller: their MyDB tables, and no one else's, can be queried.
+        ``extra`` tables are visible to this query only (registered on its cursor).
         """
         # The tables name attached databases of this connection: keep the pair together.
         con, tables = self._connection()
-        translation = translate(text, language, tables + self._mydb_tables(con, mydb_user))
-        return self.run(translation, con, max_rows=max_rows, timeout_s=timeout_s)
+        known = tables + self._mydb_tables(con, mydb_user) + _extra_metas(extra)
+        translation = translate(text, language, known)
+        used = [e for e in extra if e.meta.qualified in translation.tables]
+        return self.run(translation, con, max_rows=max_rows, timeout_s=timeout_s, extra=used)
 
     # --- MyDB ------------------------------------------------------------------------
 
@@ -357,9 +386,16 @@ class DuckDBExecutor:
         *,
         max_rows: int | None = None,
         timeout_s: float | None = None,
+        extra: Sequence[ExtraTable] = (),
     ) -> QueryResult:
         base = con or self._connection()[0]
         cursor = base.cursor()
+        try:
+            for table in extra:
+                cursor.register(table.view, table.table())
+        except BaseException:
+            cursor.close()
+            raise
         limit = timeout_s if timeout_s is not None else self.limits.timeout_s
         cap = max_rows if max_rows is not None else self.limits.max_rows
         cancel = _CANCELLATION.get()
@@ -447,6 +483,12 @@ class DuckDBExecutor:
         con.execute("SET enable_external_access = false")
         con.execute("SET lock_configuration = true")
         return con, tables
+
+
+def _extra_metas(extra: Sequence[ExtraTable]) -> list[TableMeta]:
+    for table in extra:
+        table.meta.location = ("temp", "main", table.view)
+    return [table.meta for table in extra]
 
 
 def read_mydb_tables(cursor: duckdb.DuckDBPyConnection, alias: str) -> list[TableMeta]:

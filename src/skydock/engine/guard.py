@@ -46,7 +46,10 @@ Q3C_FUNCTIONS = frozenset({"q3c_radial_query", "q3c_dist", "q3c_join", "q3c_poly
 
 # Functions sqlglot leaves as ``exp.Anonymous`` that are safe and exist in DuckDB.
 _ANONYMOUS_SQL = frozenset({"isfinite", "isinf", "gcd", "lcm"}) | Q3C_FUNCTIONS
-_ANONYMOUS_ADQL = frozenset({"isfinite", "isinf"}) | ADQL_GEOMETRY
+# TAP declares these as user-defined functions (TAPRegExt features-udf); q3c_poly_query
+# takes a PostgreSQL array, which ADQL cannot write.
+ADQL_UDFS = frozenset({"q3c_radial_query", "q3c_dist", "q3c_join"})
+_ANONYMOUS_ADQL = frozenset({"isfinite", "isinf"}) | ADQL_GEOMETRY | ADQL_UDFS
 
 # Functions sqlglot parses into their own expression classes.
 _FUNCTIONS: frozenset[type[exp.Expr]] = frozenset(
@@ -546,7 +549,7 @@ def _refused_function(name: str, language: str) -> str:
     elif name in ADQL_GEOMETRY and language != "adql":
         hint = "; ADQL geometry needs LANG=ADQL (in SQL use q3c_radial_query, q3c_dist)"
     elif name in Q3C_FUNCTIONS and language == "adql":
-        hint = "; in ADQL use CONTAINS(POINT(...), CIRCLE(...)) = 1 or DISTANCE(...)"
+        hint = "; in ADQL use CONTAINS(POINT(...), POLYGON(...)) = 1"
     return f"function {name}() is not allowed in {which} queries here{hint}"
 
 

@@ -134,6 +134,19 @@ class S3StorageConfig(StorageLimits):
 StorageConfig = Annotated[LocalStorageConfig | S3StorageConfig, Field(discriminator="kind")]
 
 
+class TapConfig(BaseModel):
+    """The IVOA TAP service at ``/tap``."""
+
+    model_config = {"extra": "forbid"}
+
+    max_upload_bytes: int = Field(
+        default=64 * 1024**2, gt=0, description="Largest table accepted by a TAP upload."
+    )
+    max_wait_s: float = Field(
+        default=60.0, gt=0, description="Longest a UWS WAIT blocks before answering."
+    )
+
+
 class Config(BaseSettings):
     """Everything a Skydock server needs to start."""
 
@@ -156,3 +169,4 @@ class Config(BaseSettings):
     jobs: JobsConfig = Field(default_factory=JobsConfig)
     mydb: MyDBConfig = Field(default_factory=MyDBConfig)
     storage: StorageConfig = Field(default_factory=LocalStorageConfig)
+    tap: TapConfig = Field(default_factory=TapConfig)

@@ -18,6 +18,8 @@ from skydock.server.services.storage import (
     StorageService,
     load_or_create_secret,
 )
+from skydock.server.services.tap import TapLimits, TapService
+from skydock.server.services.tap_schema import TapSchema
 from skydock.server.storage.blobs import BlobStore, FsspecBlobStore
 from skydock.server.storage.jobs import JobStore
 from skydock.server.storage.metadata import Database, sqlite_url
@@ -114,8 +116,24 @@ class Factory:
         )
         return MyDBService(self.mydb_backend, self.config.data_dir / "tmp" / "mydb", limits)
 
+    @cached_property
+    def tap_schema(self) -> TapSchema:
+        return TapSchema(self.executor)
+
     def query_service(self) -> QueryService:
-        return QueryService(self.executor, self.mydb_service(), self.storage_service())
+        return QueryService(
+            self.executor,
+            self.mydb_service(),
+            storage=self.storage_service(),
+            tap_schema=self.tap_schema,
+        )
+
+    def tap_service(self) -> TapService:
+        t = self.config.tap
+        limits = TapLimits(max_upload_bytes=t.max_upload_bytes, max_wait_s=t.max_wait_s)
+        return TapService(
+            self.query_service(), self.jobs, self.tap_schema, limits, self.storage_service()
+        )
 
     @cached_property
     def jobs(self) -> JobService:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -13,7 +14,7 @@ from skydock import __version__
 from skydock.server import logs
 from skydock.server.config import Config
 from skydock.server.factory import Factory
-from skydock.server.handlers import auth, errors, jobs, mydb, query, storage
+from skydock.server.handlers import auth, errors, jobs, mydb, query, storage, tap, uws
 from skydock.server.handlers.datalab import auth as dl_auth
 from skydock.server.handlers.datalab import query as dl_query
 from skydock.server.handlers.datalab import storage as dl_storage
@@ -52,6 +53,8 @@ def create_app(config: Config | None = None) -> FastAPI:
         dl_auth.router,
         dl_query.router,
         dl_storage.router,
+        tap.router,
+        uws.router,
     )
     for router in routers:
         app.include_router(router)
@@ -61,6 +64,9 @@ def create_app(config: Config | None = None) -> FastAPI:
     async def server_header(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
+        path = request.scope["path"]
+        if path.startswith("/tap") and "//" in path:  # pyvo joins base/ and /sync
+            request.scope["path"] = re.sub("/{2,}", "/", path)
         response = await call_next(request)
         response.headers["Server"] = f"Skydock/{__version__}"
         return response

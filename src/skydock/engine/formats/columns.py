@@ -99,6 +99,8 @@ def _describe(field: pa.Field, meta: ColumnMeta | None) -> Column:
         if pa.types.is_fixed_size_list(t):
             col.size = t.list_size
             col.arraysize = str(t.list_size)
+    if meta is not None and meta.xtype and col.kind in ("list", "time", "string"):
+        col.xtype = meta.xtype
     return col
 
 

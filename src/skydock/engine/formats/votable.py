@@ -201,10 +201,12 @@ class _Base64:
 
     def write(self, data: Any) -> None:
         view = memoryview(data)
+        if view.ndim != 1 or view.itemsize != 1:
+            view = view.cast("B")  # rows of fixed-width cells: count bytes, not rows
         if self._carry:
-            need = 3 - len(self._carry)
+            need = (3 - len(self._carry) % 3) % 3
             head, view = self._carry + bytes(view[:need]), view[need:]
-            if len(head) < 3:
+            if len(head) % 3:
                 self._carry = head
                 return
             self._sink.write(binascii.b2a_base64(head, newline=False))

@@ -1,7 +1,9 @@
 """The one place where errors become responses.
 
 Data Lab routes answer ``Error: <message>`` as plain text (the client shows the body
-and ignores JSON); the native API answers ``{"error": code, "message": ...}``. Anything
+and ignores JSON); TAP routes answer a VOTable error document (``QUERY_STATUS=ERROR``,
+no TABLE; an illegal UWS state change is a 403, a bad sync query a 400); the native API
+answers ``{"error": code, "message": ...}``. Anything
 that is not a SkydockError is a bug: it is logged with an incident id and the caller
 gets a 500 naming that id, never a traceback.
 """
@@ -17,14 +19,27 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from skydock.errors import SkydockError
 from skydock.server.handlers.datalab import is_datalab_path
+from skydock.server.services.tap_documents import error_votable
 
 log = logging.getLogger("skydock.server")
 
 
 def render(request: Request, status: int, code: str, message: str) -> Response:
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    if is_datalab_path(request.url.path):
+    path = request.url.path
+    if is_datalab_path(path):
         return PlainTextResponse(f"Error: {message}", status_code=status, headers=headers)
+    if path == "/tap" or path.startswith("/tap/"):
+        if status == 409:
+            status = 403
+        elif status == 404 and path.rstrip("/") in ("/tap/sync", "/tap/async"):
+            status = 400  # an unknown table in a query, not a missing resource
+        return Response(
+            error_votable(message),
+            status_code=status,
+            headers=headers,
+            media_type="application/x-votable+xml",
+        )
     return JSONResponse({"error": code, "message": message}, status_code=status, headers=headers)
 
 

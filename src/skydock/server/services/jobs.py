@@ -25,11 +25,13 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
+
+import pyarrow as pa
 
 from skydock.engine.executor import Cancellation
 from skydock.engine.formats import FORMATS, normalise_format
@@ -42,6 +44,7 @@ from skydock.errors import (
     QueryTimeoutError,
     SkydockError,
 )
+from skydock.server.services import tap_upload
 from skydock.server.services.auth import Principal
 from skydock.server.services.query import QueryService
 from skydock.server.storage.jobs import (
@@ -70,6 +73,7 @@ MAX_RUN_ID_CHARS = 64
 # How often idle workers look for jobs queued by another process.
 POLL_S = 1.0
 SAVED_MEDIA_TYPE = "application/json"
+UPLOADS_DIR = "uploads"
 
 
 @dataclass(frozen=True)
@@ -177,11 +181,16 @@ class JobService:
         run_id: str | None = None,
         execution_duration_s: int | None = None,
         run: bool = False,
+        uploads: Mapping[str, pa.Table] | None = None,
+        refusal: str | None = None,
     ) -> Job:
         """Create a job: PENDING, or QUEUED already when ``run`` is true.
 
         The query itself is checked when it runs, so a bad query ends in phase ERROR
-        with the message, as UWS and the Data Lab client expect.
+        with the message, as UWS and the Data Lab client expect. ``uploads`` are TAP
+        tables (``TAP_UPLOAD.<name>``), kept with the job until it is destroyed. A job
+        created with a ``refusal`` (UWS: a bad parameter is reported when the job runs)
+        ends in ERROR with that message once started.
         """
         if not query or not query.strip():
             raise InvalidRequestError("the job has no query; give the SQL or ADQL text as q")
@@ -196,8 +205,11 @@ class JobService:
         if run_id is not None and len(run_id) > MAX_RUN_ID_CHARS:
             raise InvalidRequestError(f"run_id is longer than {MAX_RUN_ID_CHARS} characters")
         now = utcnow()
+        job_id = secrets.token_urlsafe(16)
+        if uploads:
+            tap_upload.save(self._root / job_id / UPLOADS_DIR, uploads)
         job = self._store.insert(
-            id=secrets.token_urlsafe(16),
+            id=job_id,
             owner=principal.name,
             phase=QUEUED if run else PENDING,
             language=language,
@@ -211,6 +223,7 @@ class JobService:
             created_at=now,
             destruction_at=now + self.limits.retention,
             overflow=False,
+            error=refusal,
         )
         if run:
             self._notify()
@@ -293,6 +306,57 @@ class JobService:
         if changed is None:
             raise NotFoundError(f"there is no job {job_id!r}")
         return changed
+
+    def set_parameters(
+        self,
+        job_id: str,
+        principal: Principal,
+        *,
+        query: str | None = None,
+        language: str | None = None,
+        fmt: str | None = None,
+        max_rows: int | None = None,
+        run_id: str | None = None,
+        uploads: Mapping[str, pa.Table] | None = None,
+    ) -> Job:
+        """Change a PENDING job's parameters (UWS ``POST {job}/parameters``)."""
+        job = self.get(job_id, principal)
+        if job.phase != PENDING:
+            raise ConflictError(
+                f"job {job_id} is {job.phase}; parameters can only be changed while it is PENDING"
+            )
+        values: dict[str, object] = {}
+        if query is not None:
+            if not query.strip():
+                raise InvalidRequestError("the query is empty; give the SQL or ADQL text")
+            values["query"] = query
+        if language is not None:
+            if language not in ("sql", "adql"):
+                raise InvalidRequestError(f"unknown query language {language!r}")
+            values["language"] = language
+        if fmt is not None:
+            values["format"] = normalise_format(fmt)
+        if max_rows is not None:
+            if max_rows < 0:
+                raise InvalidRequestError(f"maxrec must be 0 or more, not {max_rows}")
+            values["max_rows"] = max_rows
+        if run_id is not None:
+            if len(run_id) > MAX_RUN_ID_CHARS:
+                raise InvalidRequestError(f"run_id is longer than {MAX_RUN_ID_CHARS} characters")
+            values["run_id"] = run_id
+        if uploads:
+            tap_upload.save(self._root / job_id / UPLOADS_DIR, uploads)
+        if not values:
+            return job
+        changed = self._store.update(job_id, (PENDING,), **values)
+        if changed is None:
+            raise ConflictError(f"job {job_id} left PENDING; its parameters can no longer change")
+        return changed
+
+    def uploads(self, job_id: str, principal: Principal) -> builtins.list[str]:
+        """The names of the tables uploaded with a job."""
+        self.get(job_id, principal)
+        return tap_upload.names(self._root / job_id / UPLOADS_DIR)
 
     def abort(self, job_id: str, principal: Principal) -> Job:
         """Stop a job that has not finished (ABORTED); a finished job is left as it is."""
@@ -494,6 +558,8 @@ class JobService:
         service = self._query_service().with_timeout_limit(self.limits.max_execution_duration_s)
         language: Literal["sql", "adql"] = "adql" if job.language == "adql" else "sql"
         principal = Principal(job.owner)
+        if job.error:  # refused at creation; reported now that it runs
+            raise InvalidRequestError(job.error)
         directory = self._root / job.id
         directory.mkdir(parents=True, exist_ok=True)
         if job.out:
@@ -520,6 +586,7 @@ class JobService:
                 principal=principal,
                 max_rows=job.max_rows,
                 timeout_s=job.execution_duration_s,
+                extra=tap_upload.load(directory / UPLOADS_DIR),
             )
             target = directory / f"result.{answer.extension}"
             temp = directory / f"result.{answer.extension}.part"

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import copy
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO, Literal
 
 from skydock.engine.catalog import TableMeta
-from skydock.engine.executor import DuckDBExecutor
+from skydock.engine.executor import DuckDBExecutor, ExtraTable
 from skydock.engine.formats import FORMATS, normalise_format
 from skydock.errors import AuthenticationError, InvalidRequestError
 from skydock.server.services.auth import ANONYMOUS, Principal
 from skydock.server.services.mydb import URI_PREFIX, MyDBService
 from skydock.server.services.storage import StorageService
+from skydock.server.services.tap_schema import TapSchema
 
 SPOOL_BYTES = 16 * 1024 * 1024
 CHUNK_BYTES = 1024 * 1024
@@ -56,11 +57,13 @@ class QueryService:
         executor: DuckDBExecutor,
         mydb: MyDBService | None = None,
         storage: StorageService | None = None,
+        tap_schema: TapSchema | None = None,
     ) -> None:
         self._executor = executor
         self._timeout_limit_s: float | None = None
         self._mydb = mydb
         self._storage = storage
+        self._tap_schema = tap_schema
 
     def with_timeout_limit(self, limit_s: float) -> QueryService:
         """This service allowing timeouts up to ``limit_s`` (async jobs outlast sync queries)."""
@@ -80,8 +83,14 @@ class QueryService:
         principal: Principal = ANONYMOUS,
         max_rows: int | None = None,
         timeout_s: float | None = None,
+        extra: Sequence[ExtraTable] = (),
+        info: Mapping[str, str] | None = None,
     ) -> QueryAnswer:
-        """Run the query and spool its result in ``fmt`` for the caller."""
+        """Run the query and spool its result in ``fmt`` for the caller.
+
+        ``extra`` tables (TAP uploads) exist for this query only; ``info`` becomes
+        VOTable INFO elements (and the other formats' metadata).
+        """
         name = normalise_format(fmt)
         cap = self._cap(max_rows)
         body = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)  # noqa: SIM115 - handed to the response
@@ -92,8 +101,9 @@ class QueryService:
                 max_rows=cap,
                 timeout_s=self._timeout(timeout_s),
                 mydb_user=_mydb_user(principal),
+                extra=[*self._extras(principal), *extra],
             ) as result:
-                rows = result.write(name, body)
+                rows = result.write(name, body, info)
         except BaseException:
             body.close()
             raise
@@ -156,6 +166,7 @@ class QueryService:
             max_rows=self._cap(max_rows),
             timeout_s=self._timeout(timeout_s),
             mydb_user=principal.name,
+            extra=self._extras(principal),
         ) as result:
             info = self._mydb.store(principal, table, result.schema, result.batches(), drop=drop)
         return Saved(f"{URI_PREFIX}{table}", info.rows, result.overflow)
@@ -185,10 +196,22 @@ class QueryService:
                 max_rows=self._cap(max_rows),
                 timeout_s=self._timeout(timeout_s),
                 mydb_user=principal.name,
+                extra=self._extras(principal),
             ) as result,
         ):
             rows = result.write(name, sink)
         return Saved(out, rows, result.overflow)
+
+    def _extras(self, principal: Principal) -> list[ExtraTable]:
+        """TAP_SCHEMA, describing the catalogs and the caller's own MyDB tables."""
+        if self._tap_schema is None:
+            return []
+        return self._tap_schema.extra_tables(_mydb_user(principal))
+
+    @property
+    def max_rows(self) -> int | None:
+        """The most rows any answer holds (the server's hard limit)."""
+        return self._executor.limits.max_rows
 
     def _cap(self, max_rows: int | None) -> int | None:
         cap = self._executor.limits.max_rows
