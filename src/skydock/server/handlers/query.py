@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Query
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
 from skydock.server.handlers.deps import Caller, Services
 from skydock.server.services.auth import Principal
@@ -16,12 +16,16 @@ router = APIRouter(prefix="/api", tags=["query"])
 Lang = Literal["sql", "adql"]
 
 
-def _respond(answer: QueryAnswer) -> StreamingResponse:
+def _respond(answer: QueryAnswer) -> Response:
     headers = {
         "X-Skydock-Rows": str(answer.rows),
         "X-Skydock-Overflow": "true" if answer.overflow else "false",
         "Content-Disposition": f'inline; filename="result.{answer.extension}"',
     }
+    # A small answer goes out in one piece: no chunked encoding, no thread hop per chunk.
+    body = answer.small_body()
+    if body is not None:
+        return Response(body, media_type=answer.media_type, headers=headers)
     return StreamingResponse(answer.chunks(), media_type=answer.media_type, headers=headers)
 
 

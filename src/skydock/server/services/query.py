@@ -40,6 +40,17 @@ class QueryAnswer:
     overflow: bool
     body: IO[bytes]
 
+    def small_body(self) -> bytes | None:
+        """The whole body when it is small enough to send in one piece (and then closed)."""
+        self.body.seek(0, 2)
+        if self.body.tell() > CHUNK_BYTES:
+            return None
+        self.body.seek(0)
+        try:
+            return self.body.read()
+        finally:
+            self.body.close()
+
     def chunks(self) -> Iterator[bytes]:
         try:
             self.body.seek(0)

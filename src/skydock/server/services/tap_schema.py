@@ -263,6 +263,12 @@ SELF_METAS = [
     )
     for name, (description, cols) in _SELF.items()
 ]
+# The metadata queries see: one object per table for the whole process, so a repeated
+# query over TAP_SCHEMA (or any query, which also carries these) hits the translation
+# cache. The executor only ever sets their attached name, which is always the same.
+_QUERY_METAS = {
+    m.name: TableMeta(m.schema, m.name, "", "", m.columns, m.description) for m in SELF_METAS
+}
 
 
 def _self_tables() -> list[TapTable]:
@@ -320,9 +326,7 @@ class TapSchema:
             return cache["all"][which]
 
         def loader(which: str) -> ExtraTable:
-            meta = next(m for m in SELF_METAS if m.name == which)
-            copy = TableMeta(meta.schema, meta.name, "", "", meta.columns, meta.description)
-            return ExtraTable(copy, lambda: rows(which))
+            return ExtraTable(_QUERY_METAS[which], lambda: rows(which))
 
         return [loader(name) for name in _SELF]
 

@@ -48,8 +48,11 @@ def _out_target(out: str | None) -> str | None:
     return None
 
 
-def _stream(answer: QueryAnswer) -> StreamingResponse:
+def _stream(answer: QueryAnswer) -> Response:
     # No Content-Encoding ever: the client reads raw bytes.
+    body = answer.small_body()
+    if body is not None:
+        return Response(body, media_type=answer.media_type)
     return StreamingResponse(answer.chunks(), media_type=answer.media_type)
 
 
