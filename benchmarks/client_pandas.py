@@ -1,4 +1,4 @@
-"""1 M rows × 6 columns from a running Skydock server into pandas: the Skydock client
+"""1 M rows × 6 columns from a Skydock server (its own process) into pandas: the Skydock client
 (Arrow IPC) against the ``astro-datalab`` client's CSV path, on the same server, same run.
 
     uv run --all-extras python -m benchmarks.client_pandas --data-dir .skydock
@@ -19,7 +19,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -37,27 +36,31 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def server(data_dir: Path) -> Iterator[str]:
-    import uvicorn
+    """``skydock serve`` in its own process, as in production (no GIL shared with clients)."""
+    import httpx
 
-    from skydock.server.config import Config
-    from skydock.server.main import create_app
-
-    app = create_app(Config(data_dir=data_dir))
     port = free_port()
-    srv = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    exe = str(Path(sys.executable).with_name("skydock"))
+    proc = subprocess.Popen(
+        [exe, "serve", "--data-dir", str(data_dir), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    while not srv.started:
-        if not thread.is_alive():
-            raise RuntimeError("the server did not start")
-        time.sleep(0.05)
+    url = f"http://127.0.0.1:{port}"
     try:
-        yield f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{url}/api/tables", timeout=2).raise_for_status()
+                break
+            except httpx.HTTPError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("skydock serve did not start") from None
+                time.sleep(0.2)
+        yield url
     finally:
-        srv.should_exit = True
-        thread.join(timeout=30)
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 def bench_user(data_dir: Path) -> tuple[str, str]:

@@ -12,7 +12,7 @@ from skydock.client.errors import AuthError, BadRequestError
 from skydock.client.jobs import Job
 from skydock.client.mydb import MyDBMethods
 from skydock.client.storage import StorageMethods
-from skydock.client.transport import Transport
+from skydock.client.transport import Transport, read_body
 
 CHUNK = 1024 * 1024
 REMOTE_SCHEMES = ("vos://", "mydb://")
@@ -99,7 +99,10 @@ class Client(StorageMethods, MyDBMethods, Transport):
                     "csv, tsv, votable, votable-binary2, fits, parquet, arrow or json"
                 )
             return self._query_to_file(data, Path(out), read_timeout)
-        response = self._send("POST", "/api/query", data=_form(data), read_timeout=read_timeout)
+        response = self._send(
+            "POST", "/api/query", data=_form(data), read_timeout=read_timeout, stream=True
+        )
+        body = read_body(response)
         overflow = response.headers.get("X-Skydock-Overflow", "false").lower() == "true"
         if overflow:
             rows = response.headers.get("X-Skydock-Rows", "?")
@@ -110,10 +113,10 @@ class Client(StorageMethods, MyDBMethods, Transport):
                 stacklevel=2,
             )
         if wanted in TABLE_FORMATS:
-            return convert(read_arrow(response.content), wanted, overflow=overflow)
+            return convert(read_arrow(body), wanted, overflow=overflow)
         if wanted in BINARY_FORMATS:
-            return response.content
-        return response.content.decode("utf-8")
+            return body
+        return body.decode("utf-8")
 
     def _query_form(
         self,
