@@ -129,3 +129,11 @@ def test_the_sweep_archives_expired_jobs_and_later_forgets_them(jobs: JobService
     with pytest.raises(NotFoundError):
         jobs.get(job.id, ALICE)
     assert jobs.get(keep.id, ALICE).phase == "PENDING"
+
+
+def test_job_ids_are_letters_and_digits() -> None:
+    from skydock.server.services.jobs import new_job_id
+
+    ids = {new_job_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    assert all(len(i) == 22 and i.isalnum() and i.isascii() for i in ids)

@@ -74,3 +74,26 @@ async def test_tables_lists_columns(client: httpx.AsyncClient) -> None:
     assert sorted(tables) == ["demo.stars", "test.points"]
     table = tables["test.points"]
     assert {c["name"] for c in table["columns"]} >= {"id", "ra", "dec", "mag", "kind"}
+
+
+@pytest.mark.anyio
+async def test_arrow_streams_with_a_trailer(client: httpx.AsyncClient) -> None:
+    import pyarrow as pa
+    import pyarrow.ipc as ipc
+
+    r = await client.get(
+        "/api/query", params={"q": "SELECT id FROM test.points", "format": "arrow", "maxrec": 7}
+    )
+    assert r.status_code == 200 and r.headers["x-skydock-streamed"] == "true"
+    # Any Arrow reader gets the rows (the trailer batch is empty)...
+    assert ipc.open_stream(pa.py_buffer(r.content)).read_all().num_rows == 7
+    # ...and the last batch's metadata carries the count and the overflow flag.
+    reader = ipc.open_stream(pa.py_buffer(r.content))
+    metas = []
+    while True:
+        try:
+            metas.append(reader.read_next_batch_with_custom_metadata()[1])
+        except StopIteration:
+            break
+    trailer = {k.decode(): v.decode() for k, v in metas[-1].to_dict().items()}
+    assert trailer == {"skydock.rows": "7", "skydock.overflow": "true"}

@@ -35,7 +35,24 @@ def canonical(fmt: str) -> str:
 
 
 def read_arrow(body: bytes) -> pa.Table:
-    return ipc.open_stream(pa.py_buffer(body)).read_all()
+    return read_arrow_stream(pa.py_buffer(body))[0]
+
+
+def read_arrow_stream(source: pa.Buffer | pa.NativeFile) -> tuple[pa.Table, dict[str, str]]:
+    """The rows of an Arrow IPC stream, and the trailer a streamed answer ends with
+    (``skydock.rows``, ``skydock.overflow`` or ``skydock.error``; empty if there is none)."""
+    reader = ipc.open_stream(source)
+    batches, trailer = [], {}
+    while True:
+        try:
+            batch, meta = reader.read_next_batch_with_custom_metadata()
+        except StopIteration:
+            break
+        if meta is not None and len(meta):
+            trailer = {k.decode(): v.decode() for k, v in meta.to_dict().items()}
+        if batch.num_rows:
+            batches.append(batch)
+    return pa.Table.from_batches(batches, schema=reader.schema), trailer
 
 
 def read_csv(body: bytes, delimiter: str = ",") -> pa.Table:

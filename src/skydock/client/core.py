@@ -6,9 +6,18 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from skydock.client.config import store_token
-from skydock.client.convert import BINARY_FORMATS, TABLE_FORMATS, canonical, convert, read_arrow
-from skydock.client.errors import AuthError, BadRequestError
+from skydock.client.convert import (
+    BINARY_FORMATS,
+    TABLE_FORMATS,
+    canonical,
+    convert,
+    read_arrow,
+    read_arrow_stream,
+)
+from skydock.client.errors import AuthError, BadRequestError, QueryError, ServiceConnectionError
 from skydock.client.jobs import Job
 from skydock.client.mydb import MyDBMethods
 from skydock.client.storage import StorageMethods
@@ -104,8 +113,12 @@ class Client(StorageMethods, MyDBMethods, Transport):
         )
         body = read_body(response)
         overflow = response.headers.get("X-Skydock-Overflow", "false").lower() == "true"
+        table = None
+        if response.headers.get("X-Skydock-Streamed") == "true":
+            table, trailer = read_arrow_stream(pa.py_buffer(body))
+            overflow = _check_trailer(trailer)
         if overflow:
-            rows = response.headers.get("X-Skydock-Rows", "?")
+            rows = response.headers.get("X-Skydock-Rows", "?") if table is None else table.num_rows
             warnings.warn(
                 f"the result stopped at {rows} rows (maxrec or the server's row cap); "
                 "more rows matched",
@@ -113,7 +126,9 @@ class Client(StorageMethods, MyDBMethods, Transport):
                 stacklevel=2,
             )
         if wanted in TABLE_FORMATS:
-            return convert(read_arrow(body), wanted, overflow=overflow)
+            return convert(
+                table if table is not None else read_arrow(body), wanted, overflow=overflow
+            )
         if wanted in BINARY_FORMATS:
             return body
         return body.decode("utf-8")
@@ -157,6 +172,10 @@ class Client(StorageMethods, MyDBMethods, Transport):
         finally:
             response.close()
             tmp.unlink(missing_ok=True)
+        if response.headers.get("X-Skydock-Streamed") == "true":
+            with pa.memory_map(str(path)) as source:
+                table, trailer = read_arrow_stream(source)
+            return {"rows": table.num_rows, "overflow": _check_trailer(trailer), "out": str(path)}
         return {
             "rows": int(response.headers.get("X-Skydock-Rows", "0")),
             "overflow": response.headers.get("X-Skydock-Overflow", "false").lower() == "true",
@@ -204,3 +223,12 @@ def _form(data: dict[str, Any]) -> dict[str, str]:
             continue
         out[key] = ("true" if value else "false") if isinstance(value, bool) else str(value)
     return out
+
+
+def _check_trailer(trailer: dict[str, str]) -> bool:
+    """The overflow flag of a streamed answer; a stream the server cut short raises."""
+    if "skydock.error" in trailer:
+        raise QueryError(f"the query failed while its rows were sent: {trailer['skydock.error']}")
+    if "skydock.overflow" not in trailer:
+        raise ServiceConnectionError("the answer ended before its last record batch; try again")
+    return trailer["skydock.overflow"] == "true"

@@ -36,7 +36,7 @@ from skydock.engine.catalog import (
     ColumnMeta,
     TableMeta,
 )
-from skydock.engine.formats import Writable, write_result
+from skydock.engine.formats import Writable, stream_result_arrow, write_result
 from skydock.engine.sql import Language, Translation, translate
 from skydock.errors import (
     ConflictError,
@@ -190,6 +190,17 @@ class QueryResult:
             columns=self.columns,
             overflow=_OverflowFlag(self),
             info=info,
+        )
+
+    def stream_arrow(self, describe: Callable[[Exception], str] = str) -> Iterator[bytes]:
+        """The rows as an Arrow IPC stream in pieces, produced as they are read; the row
+        count, the overflow flag or a late error travel in a trailing empty batch."""
+        return stream_result_arrow(
+            self.schema,
+            self.batches(),
+            columns=self.columns,
+            overflow=_OverflowFlag(self),
+            describe=describe,
         )
 
     def to_table(self) -> pa.Table:

@@ -43,7 +43,7 @@ one module a format family: ``text`` (CSV, TSV, JSON), ``votable``, ``fits``, ``
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
 
 import pyarrow as pa
@@ -52,6 +52,7 @@ from skydock.engine.catalog import ColumnMeta
 from skydock.engine.formats.arrow import (
     PARQUET_ROW_GROUP,
     VOPARQUET_VERSION,
+    stream_arrow,
     write_arrow,
     write_parquet,
 )
@@ -84,6 +85,20 @@ _WRITERS: dict[str, Callable[[Output], int]] = {
     "arrow": write_arrow,
     "json": write_json,
 }
+
+
+def stream_result_arrow(
+    schema: pa.Schema,
+    batches: Iterable[pa.RecordBatch],
+    *,
+    columns: Sequence[ColumnMeta | None] | None = None,
+    overflow: object = False,
+    info: Mapping[str, str] | None = None,
+    describe: Callable[[Exception], str] = str,
+) -> Iterator[bytes]:
+    """The result as an Arrow IPC stream, in pieces as rows arrive (see ``stream_arrow``)."""
+    cols = describe_all(schema, columns)
+    return stream_arrow(schema, cols, batches, overflow, dict(info or {}), describe)
 
 
 def write_result(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.ipc as ipc
@@ -97,3 +98,69 @@ def write_arrow(output: Output) -> int:
                 writer.write_batch(_conform(batch, target))
                 rows += batch.num_rows
     return rows
+
+
+# Keys of the trailing, empty record batch of a streamed Arrow answer.
+TRAILER_ROWS = "skydock.rows"
+TRAILER_OVERFLOW = "skydock.overflow"
+TRAILER_ERROR = "skydock.error"
+STREAM_CHUNK = 1 << 20
+
+
+class _Pieces:
+    """A write-only stream that hands back what was written since it was last drained."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+        self.size = 0
+        self.closed = False
+
+    def write(self, data: Any) -> int:
+        piece = bytes(data)
+        self._parts.append(piece)
+        self.size += len(piece)
+        return len(piece)
+
+    def drain(self) -> bytes:
+        out = b"".join(self._parts)
+        self._parts, self.size = [], 0
+        return out
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def stream_arrow(
+    schema: pa.Schema,
+    cols: list[Column],
+    batches: Iterable[pa.RecordBatch],
+    overflow: object,
+    info: Mapping[str, str],
+    describe: Callable[[Exception], str] = str,
+) -> Iterator[bytes]:
+    """An Arrow IPC stream in pieces of about a megabyte, written as the rows arrive.
+
+    The row count and the overflow flag are only known at the end, so they travel in
+    the custom metadata of a last, empty record batch (any Arrow reader skips it). An
+    error after the first piece went out is reported there too (``skydock.error``).
+    """
+    target = _arrow_schema(schema, cols, info)
+    pieces = _Pieces()
+    rows = 0
+    writer = ipc.new_stream(pieces, target)
+    try:
+        for batch in batches:
+            if batch.num_rows:
+                writer.write_batch(_conform(batch, target))
+                rows += batch.num_rows
+            if pieces.size >= STREAM_CHUNK:
+                yield pieces.drain()
+        trailer = {TRAILER_ROWS: str(rows), TRAILER_OVERFLOW: "true" if overflow else "false"}
+    except Exception as exc:  # the status line is long gone: the reader learns it here
+        trailer = {TRAILER_ROWS: str(rows), TRAILER_ERROR: describe(exc)}
+    writer.write_batch(pa.RecordBatch.from_pylist([], schema=target), custom_metadata=trailer)
+    writer.close()
+    yield pieces.drain()

@@ -45,6 +45,16 @@ def _answer(
             q, lang, fmt, out, principal=caller, drop=drop, max_rows=maxrec, timeout_s=timeout
         )
         return {"out": saved.out, "rows": saved.rows, "overflow": saved.overflow}
+    if service.streams(fmt):
+        # Arrow streams while it is produced; rows and overflow come in its trailer.
+        streamed = service.stream_arrow(
+            q, lang, principal=caller, max_rows=maxrec, timeout_s=timeout
+        )
+        headers = {
+            "X-Skydock-Streamed": "true",
+            "Content-Disposition": f'inline; filename="result.{streamed.extension}"',
+        }
+        return StreamingResponse(streamed.chunks, media_type=streamed.media_type, headers=headers)
     answer = service.run(q, lang, fmt, principal=caller, max_rows=maxrec, timeout_s=timeout)
     return _respond(answer)
 

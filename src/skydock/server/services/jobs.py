@@ -23,6 +23,7 @@ import os
 import secrets
 import shutil
 import socket
+import string
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -205,7 +206,7 @@ class JobService:
         if run_id is not None and len(run_id) > MAX_RUN_ID_CHARS:
             raise InvalidRequestError(f"run_id is longer than {MAX_RUN_ID_CHARS} characters")
         now = utcnow()
-        job_id = secrets.token_urlsafe(16)
+        job_id = new_job_id()
         if uploads:
             tap_upload.save(self._root / job_id / UPLOADS_DIR, uploads)
         job = self._store.insert(
@@ -660,3 +661,12 @@ def _wait_span(timeout_s: float) -> float:
 
 def _iso(moment: datetime | None) -> str:
     return moment.isoformat() if moment is not None else "unknown"
+
+
+_ID_ALPHABET = string.ascii_letters + string.digits
+
+
+def new_job_id() -> str:
+    """22 random letters and digits (131 bits): URL-safe for the Data Lab client, and
+    never starting with '-', which a command line would take for an option."""
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(22))

@@ -11,7 +11,7 @@ from typing import IO, Literal
 from skydock.engine.catalog import TableMeta
 from skydock.engine.executor import DuckDBExecutor, ExtraTable
 from skydock.engine.formats import FORMATS, normalise_format
-from skydock.errors import AuthenticationError, InvalidRequestError
+from skydock.errors import AuthenticationError, InvalidRequestError, SkydockError
 from skydock.server.services.auth import ANONYMOUS, Principal
 from skydock.server.services.mydb import URI_PREFIX, MyDBService
 from skydock.server.services.storage import StorageService
@@ -58,6 +58,15 @@ class QueryAnswer:
                 yield chunk
         finally:
             self.body.close()
+
+
+@dataclass
+class StreamedAnswer:
+    """An Arrow IPC answer sent while it is produced; rows and overflow are in its trailer."""
+
+    media_type: str
+    extension: str
+    chunks: Iterator[bytes]
 
 
 class QueryService:
@@ -120,6 +129,41 @@ class QueryService:
             raise
         spec = FORMATS[name]
         return QueryAnswer(spec.media_type, spec.extension, rows, result.overflow, body)
+
+    @staticmethod
+    def streams(fmt: str) -> bool:
+        """Whether answers in ``fmt`` are streamed (Arrow: rows and overflow in a trailer)."""
+        return normalise_format(fmt) == "arrow"
+
+    def stream_arrow(
+        self,
+        text: str,
+        language: Literal["sql", "adql"] = "sql",
+        *,
+        principal: Principal = ANONYMOUS,
+        max_rows: int | None = None,
+        timeout_s: float | None = None,
+    ) -> StreamedAnswer:
+        """Start the query (a bad one fails here, before any answer); stream its rows.
+
+        Nothing is spooled: the first megabyte goes out while DuckDB is still producing
+        the rest, which is what makes large transfers fast.
+        """
+        result = self._executor.execute(
+            text,
+            language,
+            max_rows=self._cap(max_rows),
+            timeout_s=self._timeout(timeout_s),
+            mydb_user=_mydb_user(principal),
+            extra=self._extras(principal),
+        )
+
+        def chunks() -> Iterator[bytes]:
+            with result:
+                yield from result.stream_arrow(_describe)
+
+        spec = FORMATS["arrow"]
+        return StreamedAnswer(spec.media_type, spec.extension, chunks())
 
     def save(
         self,
@@ -245,3 +289,8 @@ def _is_storage_uri(out: str) -> bool:
     """``vos://path`` or ``<user>://path`` (a write elsewhere is refused by the storage)."""
     scheme, sep, _ = out.partition("://")
     return bool(sep) and scheme.lower() != URI_PREFIX.removesuffix("://") and scheme.isidentifier()
+
+
+def _describe(exc: Exception) -> str:
+    """What a reader of a stream cut short is told."""
+    return exc.message if isinstance(exc, SkydockError) else f"the query failed: {exc}"
