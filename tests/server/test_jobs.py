@@ -314,7 +314,8 @@ async def test_expired_jobs_are_destroyed_by_the_sweep(data_dir: Path) -> None:
     config = Config(
         data_dir=data_dir,
         auth={"min_password_chars": 5},
-        jobs={"retention_hours": 3 / 3600, "sweep_interval_s": 0.2},
+        # Long enough for the job to finish on a loaded machine before it expires.
+        jobs={"retention_hours": 10 / 3600, "sweep_interval_s": 0.2},
     )
     app: FastAPI = create_app(config)
     transport = httpx.ASGITransport(app=app)
