@@ -13,54 +13,18 @@ Run by hand; never a timed test.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from benchmarks.serve import skydock_server
+
 COLUMNS = ("ls_id", "ra", "dec", "mag_g", "mag_r", "mag_z")
-
-
-def free_port() -> int:
-    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-@contextlib.contextmanager
-def server(data_dir: Path) -> Iterator[str]:
-    """``skydock serve`` in its own process, as in production (no GIL shared with clients)."""
-    import httpx
-
-    port = free_port()
-    exe = str(Path(sys.executable).with_name("skydock"))
-    proc = subprocess.Popen(
-        [exe, "serve", "--data-dir", str(data_dir), "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{url}/api/tables", timeout=2).raise_for_status()
-                break
-            except httpx.HTTPError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("skydock serve did not start") from None
-                time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def bench_user(data_dir: Path) -> tuple[str, str]:
@@ -116,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     sql = f"SELECT {', '.join(COLUMNS)} FROM demo.objects LIMIT {args.rows}"
     user, password = bench_user(args.data_dir)
     results: dict[str, tuple[float | None, str]] = {}
-    with server(args.data_dir) as url:
+    with skydock_server(args.data_dir) as url:
         from skydock.client import Client
 
         client = Client(url=url, token=None)

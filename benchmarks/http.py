@@ -11,19 +11,15 @@ median) at one client.
 from __future__ import annotations
 
 import io
-import os
 import statistics
-import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 
 from benchmarks.common import Context, Section, fmt_ms, log
 from benchmarks.cone import positions
-from benchmarks.pg import free_port
+from benchmarks.serve import skydock_server
 
 RADIUS_DEG = 10 / 3600
 CONCURRENCY = (1, 20)
@@ -35,27 +31,6 @@ def cone_sql(ctx: Context, ra: float, dec: float) -> str:
         f"SELECT {ctx.id_column}, ra, dec FROM demo.objects "
         f"WHERE q3c_radial_query(ra, dec, {ra!r}, {dec!r}, {RADIUS_DEG!r})"
     )
-
-
-def start_server(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {**os.environ, "SKYDOCK_DATA_DIR": str(data_dir)}
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).with_name("skydock")), "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/api/tables", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("skydock serve did not start within 60 s")
 
 
 def p99(values: list[float]) -> float:
@@ -76,9 +51,8 @@ def run(ctx: Context) -> Section:
             result.write("csv", io.BytesIO())
         in_process.append(time.perf_counter() - start)
 
-    proc, url = start_server(ctx.skydock_dir)
     results: dict[int, dict[str, float]] = {}
-    try:
+    with skydock_server(ctx.skydock_dir) as url:
         for clients in CONCURRENCY:
             log(f"http cone: {clients} concurrent client(s)")
 
@@ -106,9 +80,6 @@ def run(ctx: Context) -> Section:
                 "p99_s": p99(all_times),
                 "requests_per_s": len(all_times) / wall,
             }
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
     base = statistics.median(in_process)
     overhead = results[1]["median_s"] - base

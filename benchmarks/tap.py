@@ -18,47 +18,22 @@ Run: ``uv run --frozen --all-extras python -m benchmarks.tap --catalogs DIR`` wh
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
-import httpx
 import numpy as np
 import pyvo
 
-from benchmarks.pg import free_port
+from benchmarks.serve import skydock_server
 from skydock.client import Client
 
 CONES = 40
 RADII = {"10″": 10 / 3600, "0.1°": 0.1}
 ASYNC_QUERY = "SELECT ls_id, ra, dec, mag_r FROM demo.objects"
-
-
-def start(data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {**os.environ, "SKYDOCK_DATA_DIR": str(data_dir)}
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).with_name("skydock")), "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/tap/availability", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    proc.kill()
-    raise RuntimeError("skydock serve did not start")
 
 
 def timed(fn: Callable[[], int]) -> tuple[float, int]:
@@ -86,8 +61,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
         (data / "catalogs").symlink_to(args.catalogs.resolve() / "catalogs")
-        proc, url = start(data)
-        try:
+        with skydock_server(data) as url:
             tap = pyvo.dal.TAPService(f"{url}/tap")
             native = Client(url=url)
             for label, radius in RADII.items():
@@ -136,9 +110,6 @@ def main() -> None:
             t2, n2 = timed(via_native)
             print(f"async {n2:,} rows, submit→COMPLETED→result: native   {t2:6.2f} s")
             print(f"  TAP / native  : {t / t2:.2f}x")
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
 
 
 if __name__ == "__main__":
