@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -187,3 +188,61 @@ def test_both_fetch_paths_stream_the_same_batches(executor: DuckDBExecutor) -> N
     finally:
         fast_cursor.close()
         plain_cursor.close()
+
+
+@pytest.fixture
+def lift_from_1000(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Lifted LIMITs from 1,000 rows, so the 30,000-row test catalog exercises them."""
+    from skydock.engine.sql import translation as translation_module
+
+    monkeypatch.setattr(translation_module, "LIFTED_LIMIT_MIN", 1000)
+    translation_module.clear_translation_cache()
+    yield
+    translation_module.clear_translation_cache()
+
+
+def _duckdb_rows(executor: DuckDBExecutor, sql: str) -> pa.Table:
+    """DuckDB's own answer to ``sql`` on the serving tables (no lifting, no cap)."""
+    return executor._connection()[0].sql(sql).to_arrow_table()
+
+
+@pytest.mark.usefixtures("lift_from_1000")
+def test_lifted_limit_gives_duckdbs_rows_without_overflow(executor: DuckDBExecutor) -> None:
+    text = "SELECT id, ra, dec FROM test.points WHERE mag < 22 LIMIT 5000"
+    translation = executor.translate(text)
+    assert translation.limit == 5000
+    assert "LIMIT" not in translation.sql.upper()
+    expected = _duckdb_rows(executor, translation.sql + " LIMIT 5000")
+    assert expected.num_rows == 5000
+    with executor.execute(text) as result:
+        got = result.to_table()
+    assert got.column("id").equals(expected.column("id"))
+    assert not result.overflow
+
+
+@pytest.mark.usefixtures("lift_from_1000")
+def test_lifted_limit_under_the_row_cap_rules(executor: DuckDBExecutor) -> None:
+    with executor.execute("SELECT id FROM test.points LIMIT 5000", max_rows=2000) as result:
+        assert result.to_table().num_rows == 2000
+    assert result.overflow
+    with executor.execute("SELECT id FROM test.points LIMIT 40000") as result:
+        assert result.to_table().num_rows == 30_000
+    assert not result.overflow
+    adql = executor.translate("SELECT TOP 3000 id FROM test.points", language="adql")
+    assert adql.limit == 3000
+
+
+@pytest.mark.usefixtures("lift_from_1000")
+@pytest.mark.parametrize(
+    "text",
+    [
+        "SELECT id FROM test.points LIMIT 999",
+        "SELECT id FROM test.points ORDER BY mag LIMIT 5000",
+        "SELECT id FROM test.points LIMIT 5000 OFFSET 10",
+        "SELECT count(*) FROM (SELECT id FROM test.points LIMIT 5000) s",
+    ],
+)
+def test_limit_stays_in_the_sql(executor: DuckDBExecutor, text: str) -> None:
+    translation = executor.translate(text)
+    assert translation.limit is None
+    assert "LIMIT" in translation.sql.upper()

@@ -158,12 +158,20 @@ class QueryResult:
     _closed: bool = field(default=False, repr=False)
 
     def batches(self) -> Iterator[pa.RecordBatch]:
+        # The query's own LIMIT when the translator lifted it: reaching it is no overflow.
+        limit = self.translation.limit
+        if limit is not None and self.max_rows is not None and limit > self.max_rows:
+            limit = None
         try:
             while True:
+                if limit is not None and self.rows >= limit:
+                    return
                 try:
                     batch = self._reader.read_next_batch()
                 except StopIteration:
                     return
+                if limit is not None and self.rows + batch.num_rows > limit:
+                    batch = batch.slice(0, limit - self.rows)
                 if self.max_rows is not None and self.rows + batch.num_rows > self.max_rows:
                     keep = self.max_rows - self.rows
                     self.overflow = True

@@ -45,6 +45,9 @@ class Translation:
     columns: list[ColumnMeta | None]
     tables: list[str]
     language: str
+    # A large top-level LIMIT without ORDER BY, taken out of ``sql``: the executor stops
+    # reading after this many rows instead (see ``_lift_limit``).
+    limit: int | None = None
 
 
 def translate(text: str, language: Language, tables: Sequence[TableMeta]) -> Translation:
@@ -147,6 +150,7 @@ def _run(root: exp.Expr, text: str, language: Language, tables: Sequence[TableMe
     GeometryRewriter(CrossmatchPlanner(resolver.sources)).rewrite(root)
     postgres_semantics(root)
     alias_outputs(root)
+    limit = _lift_limit(root)
     # User comments never reach DuckDB; the tree is not needed afterwards, so no copy.
     sql = root.sql(dialect="duckdb", comments=False, copy=False)
     return Translation(
@@ -155,7 +159,41 @@ def _run(root: exp.Expr, text: str, language: Language, tables: Sequence[TableMe
         columns=[c.meta for c in columns],
         tables=list(resolver.used_tables),
         language=language,
+        limit=limit,
     )
+
+
+# From about this many rows on, reading the unlimited stream and stopping is faster.
+LIFTED_LIMIT_MIN = 100_000
+
+
+def _lift_limit(root: exp.Expr) -> int | None:
+    """Take a large literal LIMIT off an unordered top-level query and return it.
+
+    With insertion order preserved, DuckDB answers ``LIMIT n`` by collecting all n rows in
+    order before the first leaves (1 M rows × 6 columns: 88 ms), while the same query
+    without the LIMIT streams them in the same order at once (21 ms); stopping after n
+    rows gives the same rows. For small n DuckDB's own LIMIT wins (it never fills a whole
+    batch), so those stay. With ORDER BY or OFFSET the LIMIT stays too.
+    """
+    if not isinstance(root, exp.Select | exp.SetOperation):
+        return None
+    limit = root.args.get("limit")
+    if not isinstance(limit, exp.Limit) or root.args.get("order") or root.args.get("offset"):
+        return None
+    if limit.args.get("offset") or limit.args.get("expressions"):
+        return None
+    value = limit.expression
+    if not isinstance(value, exp.Literal) or value.is_string:
+        return None
+    try:
+        rows = int(value.this)
+    except ValueError:
+        return None
+    if rows < LIFTED_LIMIT_MIN:
+        return None
+    root.set("limit", None)
+    return rows
 
 
 def parse(text: str, language: Language) -> list[exp.Expr | None]:
