@@ -29,7 +29,7 @@ def _service(data_dir: Path, git_url: str | None, branch: str | None) -> Noteboo
 
 GitUrl = Annotated[
     str | None,
-    typer.Option(help="Git remote (default: notebooks.git_url, else the source tree's notebooks/)."),
+    typer.Option(help="Git remote (default: notebooks.git_url, else the source notebooks/)."),
 ]
 Branch = Annotated[str | None, typer.Option(help="Branch (default: notebooks.branch).")]
 

@@ -142,7 +142,7 @@ def _uv() -> list[str] | None:
     if found:
         return [found]
     try:
-        import uv  # type: ignore[import-not-found]
+        import uv
 
         return [uv.find_uv_bin()]
     except ImportError:

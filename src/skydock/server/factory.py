@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 import logging
 import threading
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 

@@ -139,7 +139,7 @@ class NotebookService:
     def current(self) -> str | None:
         """The id of the deployed release, or None before the first deploy."""
         try:
-            return Path(os.readlink(self.current_link)).name
+            return self.current_link.readlink().name
         except (FileNotFoundError, OSError):
             return None
 
@@ -230,7 +230,7 @@ class NotebookService:
     def _point_at(self, release_id: str) -> None:
         temp = self.root / f".current-{secrets.token_hex(6)}"
         temp.symlink_to(Path(RELEASES) / release_id, target_is_directory=True)
-        os.replace(temp, self.current_link)
+        temp.replace(self.current_link)  # rename(2): atomic
 
     def _prune(self) -> None:
         current = self.current()
@@ -312,7 +312,7 @@ class NotebookService:
         kept = [*self._deliveries(), re.sub(r"\s", "", delivery)[:128]][-KEPT_DELIVERIES:]
         temp = self.root / f"{DELIVERIES_FILE}.{secrets.token_hex(4)}"
         temp.write_text("\n".join(kept) + "\n")
-        os.replace(temp, self.root / DELIVERIES_FILE)
+        temp.replace(self.root / DELIVERIES_FILE)
 
 
 def _payload(body: bytes) -> dict[str, object]:
