@@ -80,9 +80,7 @@ def test_create_refuses_clashes_bad_prefixes_and_past_dates(factory: Factory) ->
 def test_parse_expiry_means_the_end_of_the_day() -> None:
     now = datetime(2027, 1, 1, tzinfo=UTC)
     assert parse_expiry("2027-06-30", now) == datetime(2027, 7, 1, tzinfo=UTC)
-    assert parse_expiry("2027-06-30T18:00:00+02:00", now) == datetime(
-        2027, 6, 30, 16, tzinfo=UTC
-    )
+    assert parse_expiry("2027-06-30T18:00:00+02:00", now) == datetime(2027, 6, 30, 16, tzinfo=UTC)
     with pytest.raises(InvalidRequestError, match="past"):
         parse_expiry("2026-12-31", now)
     with pytest.raises(InvalidRequestError, match="invalid expiry"):
@@ -234,8 +232,19 @@ def test_cli_writes_the_passwords_to_a_private_csv(data_dir: Path, tmp_path: Pat
     out = tmp_path / "class.csv"
     r = runner.invoke(
         cli_app,
-        ["class", "create", "stud", "--count", "3", "--expires", "2099-01-31", "--csv", str(out)]
-        + ["--data-dir", str(data_dir)],
+        [
+            "class",
+            "create",
+            "stud",
+            "--count",
+            "3",
+            "--expires",
+            "2099-01-31",
+            "--csv",
+            str(out),
+            "--data-dir",
+            str(data_dir),
+        ],
     )
     assert r.exit_code == 0, r.output
     assert "passwords in" in r.output and "-" not in r.output.split("passwords in")[0][-30:]
@@ -252,8 +261,17 @@ def test_cli_writes_the_passwords_to_a_private_csv(data_dir: Path, tmp_path: Pat
     # Again with the same prefix: refused, the CSV is not overwritten.
     r = runner.invoke(
         cli_app,
-        ["class", "create", "stud", "-n", "2", "--expires", "2099-01-31"]
-        + ["--data-dir", str(data_dir)],
+        [
+            "class",
+            "create",
+            "stud",
+            "-n",
+            "2",
+            "--expires",
+            "2099-01-31",
+            "--data-dir",
+            str(data_dir),
+        ],
     )
     assert r.exit_code != 0
     listed = runner.invoke(cli_app, ["class", "list", "stud", "--data-dir", str(data_dir)])
