@@ -309,6 +309,14 @@ def test_migration_keeps_accounts_made_before_it(tmp_path: Path) -> None:
 
     info = AuthService(db).get_user("olduser")
     assert info.class_name is None and info.wiped_at is None
+    # The migrations and the models describe the same schema.
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from skydock.server.storage.metadata import Base
+
+    with db.engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
     db.close()
 
 
