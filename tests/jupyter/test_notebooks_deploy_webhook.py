@@ -209,3 +209,14 @@ async def test_the_webhook_is_off_without_a_secret(tmp_path: Path) -> None:
         assert r.status_code == 403
         assert "webhook_secret" in r.json()["message"]
         assert not (tmp_path / "d" / "notebooks").exists()
+
+
+async def test_an_oversized_body_is_refused_before_it_is_read(
+    client: httpx.AsyncClient, data_dir: Path
+) -> None:
+    from skydock.server.services.notebooks import MAX_WEBHOOK_BYTES
+
+    before = state(data_dir)
+    r = await deliver(client, b"x" * (MAX_WEBHOOK_BYTES + 1))
+    assert r.status_code == 413 and "limited" in r.json()["message"]
+    assert state(data_dir) == before

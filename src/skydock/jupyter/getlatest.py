@@ -52,7 +52,9 @@ def get_latest(source: Path, target: Path, *, force: bool = False) -> list[Path]
     files = sorted(
         p.relative_to(source)
         for p in source.rglob("*")
-        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(source).parts)
+        if p.is_file()
+        and not p.is_symlink()  # a link in the collection could point anywhere
+        and not any(part.startswith(".") for part in p.relative_to(source).parts)
     )
     clashes = [rel for rel in files if (target / rel).exists() or (target / rel).is_symlink()]
     if clashes and not force:

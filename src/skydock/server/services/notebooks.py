@@ -56,6 +56,7 @@ DELIVERIES_FILE = ".deliveries"
 KEPT_DELIVERIES = 1000
 GIT_TIMEOUT_S = 300.0
 SIGNATURE_PREFIX = "sha256="
+MAX_WEBHOOK_BYTES = 25 * 1024**2  # GitHub's own cap on a delivery
 RELEASE_ID = re.compile(r"[0-9a-f]{7,64}|local-[0-9a-f]{16}")
 SOURCE_NOTEBOOKS = Path(__file__).resolve().parents[4] / "notebooks"
 
