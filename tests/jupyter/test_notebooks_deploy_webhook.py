@@ -173,14 +173,16 @@ async def test_ping_other_events_and_other_branches_change_nothing(
         ("issues", json.dumps({"action": "opened"}).encode()),
         ("push", push_event(ref="refs/heads/dev")),
         ("push", push_event(ref="refs/tags/v1")),
+        ("push", json.dumps({"ref": "refs/heads/main", "deleted": True}).encode()),
     ):
         r = await deliver(client, body, event=event)
         assert r.status_code == 200, r.text
         answers.append(r.json())
-    assert [a["status"] for a in answers] == ["ignored"] * 4
+    assert [a["status"] for a in answers] == ["ignored"] * 5
     assert "pong" in answers[0]["message"]
     assert "'issues'" in answers[1]["message"]
     assert "refs/heads/dev" in answers[2]["message"] and "refs/heads/main" in answers[2]["message"]
+    assert "deleted" in answers[4]["message"]
     assert state(data_dir) == before
 
 

@@ -348,3 +348,23 @@ def test_class_expiry_on_postgres(tmp_path: Path) -> None:
             factory.close()
     finally:
         server.stop()
+
+
+def test_cli_expire_wipes_what_has_expired(data_dir: Path) -> None:
+    factory = Factory(Config(data_dir=data_dir))
+    try:
+        factory.class_service().create("gone", 1, utcnow() + timedelta(seconds=1))
+        factory.class_service().create("here", 1, utcnow() + timedelta(days=1))
+        for name in ("gone01", "here01"):
+            factory.storage_service().put(Principal(name, 0), "f.txt", [name.encode()])
+    finally:
+        factory.close()
+    time.sleep(1.2)
+    _register()
+    r = CliRunner().invoke(cli_app, ["class", "expire", "--data-dir", str(data_dir)])
+    assert r.exit_code == 0, r.output
+    assert "expired 1 accounts: gone01" in r.output
+    assert not (data_dir / "storage" / "gone01").exists()
+    assert (data_dir / "storage" / "here01" / "f.txt").read_bytes() == b"here01"
+    listed = CliRunner().invoke(cli_app, ["class", "list", "--data-dir", str(data_dir)])
+    assert "wiped" in listed.output and "active" in listed.output

@@ -274,6 +274,10 @@ class NotebookService:
             return WebhookAnswer(
                 "ignored", f"a push to {ref!r} is ignored; only {wanted!r} is deployed"
             )
+        if payload.get("deleted") is True:
+            return WebhookAnswer(
+                "ignored", f"{wanted!r} was deleted; the deployed collection stays", self.current()
+            )
         with self._locked():
             if delivery and delivery in self._deliveries():
                 return WebhookAnswer(
