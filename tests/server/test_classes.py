@@ -29,6 +29,7 @@ from skydock.server.services.auth import Principal
 from skydock.server.services.classes import parse_expiry
 from skydock.server.storage.metadata import Database, sqlite_url, utcnow
 from tests.server.conftest import app_factory, serve
+from tests.server.storage_backends import moto_server  # noqa: F401 - a fixture
 
 QUERY = "SELECT id, ra, dec FROM test.points WHERE id <= 5"
 
@@ -368,3 +369,31 @@ def test_cli_expire_wipes_what_has_expired(data_dir: Path) -> None:
     assert (data_dir / "storage" / "here01" / "f.txt").read_bytes() == b"here01"
     listed = CliRunner().invoke(cli_app, ["class", "list", "--data-dir", str(data_dir)])
     assert "wiped" in listed.output and "active" in listed.output
+
+
+@pytest.mark.parametrize("backend", ["local", "s3"])
+def test_the_storage_wipe_spares_names_sharing_a_prefix(
+    backend: str, data_dir: Path, request: pytest.FixtureRequest
+) -> None:
+    """``ab01`` goes, ``ab010`` (whose keys start with ``ab01``) stays: on disk and on S3."""
+    from tests.server.storage_backends import storage_settings
+
+    config = Config(data_dir=data_dir, storage=storage_settings(backend, request))
+    factory = Factory(config)
+    try:
+        factory.class_service().create("ab", 1, utcnow() + timedelta(hours=1))
+        factory.auth_service().add_user("ab010", "ab010-password")
+        storage = factory.storage_service()
+        for name in ("ab01", "ab010"):
+            storage.put(Principal(name, 0), "data/f.txt", [name.encode()])
+            storage.tag(Principal(name, 0), "data/f.txt", f"{name} tag")
+        assert factory.class_service().expire(now=utcnow() + timedelta(hours=2)) == ["ab01"]
+        blobs = factory.blob_store
+        assert blobs.info("ab01") is None
+        assert blobs.info("ab01/data/f.txt") is None
+        keeper = Principal("ab010", 0)
+        with storage.open_read(keeper, "data/f.txt") as f:
+            assert f.read() == b"ab010"
+        assert storage.stat(keeper, "data/f.txt").tags == ["ab010 tag"]
+    finally:
+        factory.close()

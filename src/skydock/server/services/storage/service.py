@@ -342,7 +342,7 @@ class StorageService:
         """
         if not USERNAME.fullmatch(owner):
             raise InvalidRequestError(f"{owner!r} is not an account name")
-        if self._blobs.info(owner) is not None:
+        with contextlib.suppress(FileNotFoundError):
             self._blobs.remove(owner)
         self._tags.forget_owner(owner)
         staged = self._staging_dir / owner
