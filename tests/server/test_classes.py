@@ -205,6 +205,7 @@ def test_ordinary_accounts_with_an_expiry_are_never_wiped(factory: Factory) -> N
     assert (factory.config.data_dir / "storage" / "carol" / "keep.txt").read_bytes() == b"mine"
 
 
+@pytest.mark.slow
 def test_the_server_expires_classes_periodically(config: Config) -> None:
     config = config.model_copy(
         update={"classes": config.classes.model_copy(update={"expiry_check_interval_s": 0.2})}
