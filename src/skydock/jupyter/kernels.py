@@ -12,6 +12,7 @@ whose install failed is never visible; its half-built environment is removed.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -82,6 +83,21 @@ def add_kernel(
     check_name(name)
     if not requirements.is_file():
         raise NotFoundError(f"no requirements file {requirements}")
+    (data_dir / ENVS_DIR).mkdir(parents=True, exist_ok=True)
+    # Two builds of one name at once would delete each other's environment.
+    with (data_dir / ENVS_DIR / f".{name}.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _add_locked(data_dir, name, requirements, display_name, python, say)
+
+
+def _add_locked(
+    data_dir: Path,
+    name: str,
+    requirements: Path,
+    display_name: str | None,
+    python: str | None,
+    say: Callable[[str], None],
+) -> KernelInfo:
     spec = data_dir / SPECS_DIR / name
     env = data_dir / ENVS_DIR / name
     if spec.exists():
