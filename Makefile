@@ -11,8 +11,10 @@ RUN := $(UV) run --frozen --all-extras
 
 # Debian packages the test suite drives for real, as package:probe (a command on PATH or
 # a file): STILTS validates our VOTables, Chromium runs the browser tests (Playwright drives
-# the system binary), PostgreSQL 15 (+ Q3C for the benchmarks) backs the metadata-database tests.
+# the system binary), PostgreSQL 15 (+ Q3C for the benchmarks) backs the metadata-database tests,
+# git is the notebook collection's remote in the deploy and webhook tests.
 APT_PACKAGES := stilts:stilts \
+	git:git \
 	chromium:chromium \
 	postgresql-15:/usr/lib/postgresql/15/bin/postgres \
 	postgresql-15-q3c:/usr/share/postgresql/15/extension/q3c.control

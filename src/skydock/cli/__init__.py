@@ -19,10 +19,13 @@ app = typer.Typer(
 def _register() -> None:
     from skydock.cli import (
         catalog,
+        classes,
         demo,
         jobs,
+        kernel,
         mydb,
         nbtest,
+        notebooks,
         query,
         remote,
         serve,
@@ -33,6 +36,9 @@ def _register() -> None:
     app.add_typer(catalog.app, name="catalog")
     app.add_typer(demo.app, name="demo")
     app.add_typer(user.app, name="user")
+    app.add_typer(classes.app, name="class")
+    app.add_typer(kernel.app, name="kernel")
+    app.add_typer(notebooks.app, name="notebooks")
     app.command("query")(query.query)
     app.command("serve")(serve.serve)
     # Against a server, through skydock.client:

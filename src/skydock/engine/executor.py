@@ -330,6 +330,17 @@ class DuckDBExecutor:
             raise QueryExecutionError(f"{user!r} cannot own a MyDB")
         return self.mydb_root / f"{user}.duckdb"
 
+    def drop_mydb(self, user: str) -> None:
+        """Detach and delete ``user``'s MyDB file (their account is being wiped)."""
+        path = self.mydb_path(user)
+        with self._lock:
+            if self._con is not None and user in self._mydb:
+                with contextlib.suppress(duckdb.Error):
+                    self._con.execute(f"DETACH mydb__{user}")
+                del self._mydb[user]
+        for p in (path, path.with_name(path.name + ".wal")):
+            p.unlink(missing_ok=True)
+
     @contextlib.contextmanager
     def mydb_session(self, user: str) -> Iterator[tuple[duckdb.DuckDBPyConnection, str]]:
         """A cursor and the attached database name of ``user``'s MyDB, for the trusted

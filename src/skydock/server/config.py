@@ -147,6 +147,42 @@ class TapConfig(BaseModel):
     )
 
 
+class ClassesConfig(BaseModel):
+    """Class and demo accounts (``skydock class create``)."""
+
+    model_config = {"extra": "forbid"}
+
+    expiry_check_interval_s: float = Field(
+        default=3600.0,
+        gt=0,
+        description="How often the server wipes and disables expired class accounts.",
+    )
+
+
+class NotebooksConfig(BaseModel):
+    """The deployed notebook collection and the webhook that re-deploys it."""
+
+    model_config = {"extra": "forbid"}
+
+    git_url: str | None = Field(
+        default=None,
+        description="Git remote of the collection; unset: the notebooks/ directory of the "
+        "Skydock source tree, copied as it is.",
+    )
+    branch: str = Field(default="main", description="Branch deployed; pushes to others ignored.")
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="Shared secret of the X-Hub-Signature-256 webhook; the webhook refuses "
+        "every delivery while unset.",
+    )
+    deploy_on_start: bool = Field(
+        default=True, description="Deploy at server start when nothing is deployed yet."
+    )
+    keep_releases: int = Field(
+        default=5, ge=1, description="Releases kept on disk (the current one always is)."
+    )
+
+
 class Config(BaseSettings):
     """Everything a Skydock server needs to start."""
 
@@ -170,3 +206,5 @@ class Config(BaseSettings):
     mydb: MyDBConfig = Field(default_factory=MyDBConfig)
     storage: StorageConfig = Field(default_factory=LocalStorageConfig)
     tap: TapConfig = Field(default_factory=TapConfig)
+    classes: ClassesConfig = Field(default_factory=ClassesConfig)
+    notebooks: NotebooksConfig = Field(default_factory=NotebooksConfig)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
@@ -10,8 +12,10 @@ from skydock.engine.catalog import CatalogStore
 from skydock.engine.executor import SPILL_DIR, DuckDBExecutor, Limits
 from skydock.server.config import Config, LocalStorageConfig, S3StorageConfig
 from skydock.server.services.auth import AuthPolicy, AuthService
+from skydock.server.services.classes import ClassService
 from skydock.server.services.jobs import JobLimits, JobService
 from skydock.server.services.mydb import MyDBLimits, MyDBService
+from skydock.server.services.notebooks import NotebookService
 from skydock.server.services.query import QueryService
 from skydock.server.services.storage import (
     StoragePolicy,
@@ -29,6 +33,10 @@ from skydock.server.storage.tags import TagStore
 STORAGE_DIR = "storage"
 STAGING_DIR = "staging"
 STORAGE_SECRET = "secrets/storage-url.key"
+HOMES_DIR = "home"
+NOTEBOOKS_DIR = "notebooks"
+
+log = logging.getLogger(__name__)
 
 
 class Factory:
@@ -36,6 +44,7 @@ class Factory:
 
     def __init__(self, config: Config) -> None:
         self.config = config
+        self._first_deploy: threading.Thread | None = None
 
     @cached_property
     def catalog_store(self) -> CatalogStore:
@@ -152,13 +161,59 @@ class Factory:
     def job_service(self) -> JobService:
         return self.jobs
 
+    @cached_property
+    def classes(self) -> ClassService:
+        return ClassService(
+            self.auth,
+            self.storage_service,
+            self.mydb_service,
+            self.job_service,
+            self.config.data_dir / HOMES_DIR,
+            self.config.classes.expiry_check_interval_s,
+        )
+
+    def class_service(self) -> ClassService:
+        return self.classes
+
+    @cached_property
+    def notebooks(self) -> NotebookService:
+        n = self.config.notebooks
+        secret = n.webhook_secret.get_secret_value().encode() if n.webhook_secret else None
+        return NotebookService(
+            self.config.data_dir / NOTEBOOKS_DIR,
+            git_url=n.git_url,
+            branch=n.branch,
+            webhook_secret=secret,
+            keep_releases=n.keep_releases,
+        )
+
+    def notebook_service(self) -> NotebookService:
+        return self.notebooks
+
     def start(self) -> None:
-        """Work done once before the first request: migrate the metadata database, then
-        recover and start the async job workers."""
+        """Work done once before the first request: migrate the metadata database,
+        recover and start the async job workers, start the class-account expiry check
+        and, in the background, the first deploy of the notebook collection."""
         _ = self.database
         self.jobs.start()
+        self.classes.start()
+        if self.config.notebooks.deploy_on_start:
+            self._first_deploy = threading.Thread(
+                target=self._deploy_notebooks, name="skydock-notebooks-deploy", daemon=True
+            )
+            self._first_deploy.start()
+
+    def _deploy_notebooks(self) -> None:
+        try:
+            self.notebooks.deploy_if_missing()
+        except Exception as exc:  # the API serves without the collection
+            log.warning("notebooks: the first deploy failed: %s", exc)
 
     def close(self) -> None:
+        if self._first_deploy is not None:
+            self._first_deploy.join(timeout=60)
+        if "classes" in self.__dict__:
+            self.classes.close()
         if "jobs" in self.__dict__:
             self.jobs.close()
         if "executor" in self.__dict__:

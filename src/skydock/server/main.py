@@ -14,7 +14,17 @@ from skydock import __version__
 from skydock.server import logs
 from skydock.server.config import Config
 from skydock.server.factory import Factory
-from skydock.server.handlers import auth, errors, jobs, mydb, query, storage, tap, uws
+from skydock.server.handlers import (
+    auth,
+    errors,
+    jobs,
+    mydb,
+    notebooks,
+    query,
+    storage,
+    tap,
+    uws,
+)
 from skydock.server.handlers.datalab import auth as dl_auth
 from skydock.server.handlers.datalab import query as dl_query
 from skydock.server.handlers.datalab import storage as dl_storage
@@ -50,6 +60,7 @@ def create_app(config: Config | None = None) -> FastAPI:
         jobs.router,
         mydb.router,
         storage.router,
+        notebooks.router,
         dl_auth.router,
         dl_query.router,
         dl_storage.router,

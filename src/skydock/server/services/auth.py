@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from skydock.errors import (
@@ -92,6 +92,8 @@ class UserInfo:
     email: str | None
     created_at: datetime
     expires_at: datetime | None
+    class_name: str | None = None
+    wiped_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,7 @@ class AuthService:
         admin: bool = False,
         email: str | None = None,
         expires_at: datetime | None = None,
+        class_name: str | None = None,
     ) -> UserInfo:
         check_username(name)
         self._check_password_text(password)
@@ -152,6 +155,7 @@ class AuthService:
                 admin=admin,
                 email=email,
                 expires_at=expires_at,
+                class_name=class_name,
                 disabled=False,
                 failed_logins=0,
             )
@@ -184,6 +188,43 @@ class AuthService:
             row.disabled = disabled
             if disabled:
                 self._revoke_all(s, row.id)
+
+    def class_members(self, class_name: str | None = None) -> list[UserInfo]:
+        """The class accounts (of one class, or of every class), by name."""
+        stmt = select(UserRow).where(UserRow.class_name.is_not(None))
+        if class_name is not None:
+            stmt = stmt.where(UserRow.class_name == class_name)
+        with self._db.session() as s:
+            return [_info(r) for r in s.scalars(stmt.order_by(UserRow.name))]
+
+    def expired_class_accounts(self, now: datetime | None = None) -> list[str]:
+        """Class accounts past their expiry whose data has not been wiped yet.
+
+        Only class accounts: an ordinary account given an expiry date is merely refused
+        at login, its data is never deleted behind its owner's back.
+        """
+        moment = now or utcnow()
+        with self._db.session() as s:
+            return list(
+                s.scalars(
+                    select(UserRow.name)
+                    .where(
+                        UserRow.class_name.is_not(None),
+                        UserRow.wiped_at.is_(None),
+                        UserRow.expires_at.is_not(None),
+                        UserRow.expires_at <= moment,
+                    )
+                    .order_by(UserRow.name)
+                )
+            )
+
+    def retire(self, name: str) -> None:
+        """Disable the account for good: its tokens are deleted, the wipe is recorded."""
+        with self._db.session() as s:
+            row = self._row(s, name)
+            row.disabled = True
+            row.wiped_at = utcnow()
+            s.execute(delete(TokenRow).where(TokenRow.user_id == row.id))
 
     def user_exists(self, name: str) -> bool:
         """True for an enabled, unexpired account."""
@@ -364,4 +405,6 @@ def _info(row: UserRow) -> UserInfo:
         email=row.email,
         created_at=row.created_at,
         expires_at=row.expires_at,
+        class_name=row.class_name,
+        wiped_at=row.wiped_at,
     )

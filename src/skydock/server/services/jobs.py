@@ -382,6 +382,16 @@ class JobService:
             cancel.cancel()
         self._remove_files(job_id)
 
+    def forget_owner(self, owner: str) -> int:
+        """Stop and delete every job of ``owner`` with its files; returns how many.
+
+        For expiring class accounts: other owners' jobs are not looked at.
+        """
+        jobs = self._store.find(owner, PHASES)
+        for job in jobs:
+            self.delete(job.id, Principal(owner))
+        return len(jobs)
+
     def wait(
         self,
         job_id: str,

@@ -111,6 +111,10 @@ class MyDBService:
     def tables(self, principal: Principal) -> list[TableInfo]:
         return self._backend.tables(self._owner(principal))
 
+    def wipe(self, user: str) -> None:
+        """Delete all of ``user``'s tables: for expiring class accounts, not for callers."""
+        self._backend.remove(user)
+
     def list_tables(self, principal: Principal) -> list[str]:
         return [t.name for t in self.tables(principal)]
 

@@ -76,6 +76,9 @@ class UserRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Class and demo accounts: the class (its name prefix) and when expiry wiped the data.
+    class_name: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    wiped_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class TokenRow(Base):

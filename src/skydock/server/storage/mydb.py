@@ -71,6 +71,8 @@ class MyDBBackend(Protocol):
 
     def size(self, user: str) -> int: ...
 
+    def remove(self, user: str) -> None: ...
+
 
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
@@ -189,6 +191,10 @@ class DuckDBFileMyDB:
             else:
                 self._sort_by_position(cur, db, name, columns[0], columns[1])
             return self._infos(cur, db, name)[0]
+
+    def remove(self, user: str) -> None:
+        """Delete every table of ``user`` at once (the whole file)."""
+        self._executor.drop_mydb(user)
 
     def size(self, user: str) -> int:
         path = self._executor.mydb_path(user)

@@ -33,6 +33,11 @@ class TagStore:
         with self._db.session() as s:
             s.execute(delete(TagRow).where(TagRow.owner == owner, _under(path)))
 
+    def forget_owner(self, owner: str) -> None:
+        """Drop every tag of one owner (their account is being wiped)."""
+        with self._db.session() as s:
+            s.execute(delete(TagRow).where(TagRow.owner == owner))
+
     def move(self, owner: str, src: str, dst: str) -> None:
         with self._db.session() as s:
             for row in s.scalars(select(TagRow).where(TagRow.owner == owner, _under(src))):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import shutil
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,7 +22,7 @@ from skydock.errors import (
     QuotaExceededError,
     SkydockError,
 )
-from skydock.server.services.auth import Principal
+from skydock.server.services.auth import USERNAME, Principal
 from skydock.server.services.storage.links import LinkSigner
 from skydock.server.services.storage.paths import (
     HOME_DIRS,
@@ -331,6 +332,23 @@ class StorageService:
 
     def _room(self, p: StoragePath, replaced: int) -> int:
         return self.policy.quota_bytes - self._blobs.usage(p.owner) + replaced
+
+    # -- administration --------------------------------------------------------------
+
+    def wipe_owner(self, owner: str) -> None:
+        """Delete everything ``owner`` stored: files, tags and staged uploads.
+
+        For expiring class accounts; nothing outside the owner's own space is touched.
+        """
+        if not USERNAME.fullmatch(owner):
+            raise InvalidRequestError(f"{owner!r} is not an account name")
+        with contextlib.suppress(FileNotFoundError):
+            self._blobs.remove(owner)
+        self._tags.forget_owner(owner)
+        staged = self._staging_dir / owner
+        if staged.is_dir():
+            shutil.rmtree(staged)
+        self._homes.discard(owner)
 
     # -- permissions and lookups -----------------------------------------------------
 
