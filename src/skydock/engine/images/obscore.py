@@ -17,7 +17,7 @@ from astropy.io.votable.tree import (
     Info,
     Param,
     Resource,
-    Table,
+    TableElement,
     VOTableFile,
 )
 
@@ -104,7 +104,7 @@ def votable(
     results = Resource(type="results")
     doc.resources.append(results)
     results.infos.append(Info(name="QUERY_STATUS", value="OVERFLOW" if overflow else "OK"))
-    table = Table(doc, name="obscore")
+    table = TableElement(doc, name="obscore")
     results.tables.append(table)
     for name, datatype, arraysize, unit, ucd, utype in _COLUMNS:
         field = Field(

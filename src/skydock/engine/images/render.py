@@ -83,7 +83,8 @@ def colour(
     lo, hi = _limits(bands)
     if stretch == "asinh":
         filled = [np.nan_to_num(b, nan=lo) for b in bands]
-        rgb = make_lupton_rgb(*filled, minimum=lo, stretch=max(hi - lo, 1e-12) / 2, Q=8)
+        with np.errstate(invalid="ignore", divide="ignore"):  # all-black pixels are 0/0
+            rgb = make_lupton_rgb(*filled, minimum=lo, stretch=max(hi - lo, 1e-12) / 2, Q=8)
     else:
         rgb = np.stack([(_unit_scale(b, lo, hi, stretch) * 255 + 0.5) for b in bands], axis=-1)
         rgb = rgb.astype(np.uint8)
