@@ -176,7 +176,7 @@ def render_field(
     header["INSTRUME"] = "simulated imager"
     header["SEEING"] = (FWHM_ARCSEC[band], "PSF FWHM, arcsec")
     header["SKYSIG"] = (noise, "sky noise per pixel")
-    header["MJD-OBS"] = MJD_START + BANDS.index(band) * 0.01 + FIELDS.index(field)
+    header["MJD-OBS"] = MJD_START + zlib_crc(field.name) % 365 + BANDS.index(band) * 0.01
     header["EXPTIME"] = EXPTIME
     header["NSOURCES"] = (int(ok.sum()), "catalog rows rendered")
     return fits.PrimaryHDU(data=image, header=header)

@@ -1,8 +1,8 @@
 """Cutouts as pictures: PNG or JPEG, one band in grey or three bands in colour.
 
 North is up as stored (row 0 of a FITS image is the bottom, so rows are flipped). The
-grey levels come from astropy.visualization: a 99.5 % percentile interval, then the
-chosen stretch. Colour composites use the Lupton et al. (2004) asinh scheme
+grey levels run from one robust σ below the sky (median) to the 99.5th percentile (at least 25σ above the sky), then
+through the chosen astropy.visualization stretch. Colour composites use the Lupton et al. (2004) asinh scheme
 (``make_lupton_rgb``) for ``asinh``, which keeps the colours of bright sources, and one
 shared interval plus the stretch on each band otherwise, so the bands stay comparable.
 """
@@ -59,7 +59,15 @@ def _limits(arrays: Sequence[np.ndarray]) -> tuple[float, float]:
     values = np.concatenate([a[np.isfinite(a)].ravel() for a in arrays])
     if values.size == 0:
         return 0.0, 1.0
-    lo, hi = PercentileInterval(PERCENT).get_limits(values)
+    # Black a little below the sky (median minus one robust σ), white at the 99.5th
+    # percentile or 25σ above the sky: the sky stays dark and faint sources show.
+    _, hi = PercentileInterval(PERCENT).get_limits(values)
+    median = float(np.median(values))
+    sigma = 1.4826 * float(np.median(np.abs(values - median)))
+    lo = median - sigma
+    hi = max(float(hi), median + 25.0 * sigma)  # a sparse field's 99.5 % is still sky
+    if not hi > lo:
+        lo, hi = float(values.min()), float(values.max())
     return float(lo), float(hi)
 
 
