@@ -55,5 +55,3 @@ def test_search_and_errors(image_server: LiveServer) -> None:
         client.cutout(0.02, 10.0, 0.01, fmt="gif")  # type: ignore[arg-type]
     with pytest.raises(BadRequestError, match="size"):
         client.cutout(0.02, 10.0, -1.0)
-
-

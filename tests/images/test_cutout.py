@@ -209,12 +209,18 @@ def test_image_with_sip_and_extension_hdu(tmp_path: Path) -> None:
     cx, cy = WCS(hdu.header).world_to_pixel_values(200.01, -29.99)
     mx, my = centroid(hdu.data, float(cx), float(cy))
     assert abs(mx - cx) < 0.5 and abs(my - cy) < 0.5
-    assert abs(float(x[0]) - float(tan_wcs(200.0, -30.0, 200, 1.0).world_to_pixel_values(
-        200.01, -29.99)[0])) > 0.5  # the distortion moved the source: SIP really matters
+    assert (
+        abs(
+            float(x[0])
+            - float(tan_wcs(200.0, -30.0, 200, 1.0).world_to_pixel_values(200.01, -29.99)[0])
+        )
+        > 0.5
+    )  # the distortion moved the source: SIP really matters
 
 
 def test_make_image_helper_is_used(tmp_path: Path) -> None:
     wcs = tan_wcs(1.0, 1.0, 32, 1.0)
-    p = make_image(tmp_path / "x.fits", wcs, 32, Sources(np.array([1.0]), np.array([1.0]),
-                                                         np.array([100.0])))
+    p = make_image(
+        tmp_path / "x.fits", wcs, 32, Sources(np.array([1.0]), np.array([1.0]), np.array([100.0]))
+    )
     assert fits.getdata(p).sum() == pytest.approx(100.0, rel=1e-3)

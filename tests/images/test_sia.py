@@ -149,9 +149,16 @@ def test_native_cutout_formats(live: LiveServer, image_files: dict) -> None:
     assert img.mode == "RGB" and img.size == (30, 30)
     assert np.asarray(img).max() > 0
     # north up: the brightest grey pixel of the picture is the FITS pixel flipped
-    png = np.asarray(Image.open(io.BytesIO(httpx.get(
-        live.url + "/api/images/cutout", params={**base, "band": "g", "format": "png",
-                                                 "stretch": "linear"}).content)))
+    png = np.asarray(
+        Image.open(
+            io.BytesIO(
+                httpx.get(
+                    live.url + "/api/images/cutout",
+                    params={**base, "band": "g", "format": "png", "stretch": "linear"},
+                ).content
+            )
+        )
+    )
     fy, fx = np.unravel_index(np.nanargmax(hdu.data), hdu.data.shape)
     assert png[29 - fy, fx] == png.max()
 
@@ -165,8 +172,11 @@ def test_native_cutout_refusals(live: LiveServer) -> None:
         ({"ra": 150.0, "dec": 2.0, "size": 0.001, "format": "png", "stretch": "x"}, 400, "x"),
         ({"ra": 150.0, "dec": 2.0, "size": 0.1}, 400, "larger than this server allows"),
         ({"ra": 0.02, "dec": 10.0, "size": 0.001, "bands": "g,r"}, 400, "three bands"),
-        ({"ra": 150.0, "dec": 2.0, "size": 0.001, "bands": "g,r,i", "format": "png"}, 404,
-         "band g"),
+        (
+            {"ra": 150.0, "dec": 2.0, "size": 0.001, "bands": "g,r,i", "format": "png"},
+            404,
+            "band g",
+        ),
         ({"ra": "abc", "dec": 2.0, "size": 0.001}, 400, "ra"),
     )
     for params, status, needle in cases:
@@ -180,8 +190,7 @@ def test_listing_search_and_file(live: LiveServer, image_files: dict) -> None:
     assert coll["collection"] == "test" and coll["images"] == 5
     assert coll["bands"] == ["g", "i", "r"]
     found = httpx.get(
-        live.url + "/api/images/search", params={"ra": 0.02, "dec": 10, "radius": 0.01,
-                                                 "band": "i"}
+        live.url + "/api/images/search", params={"ra": 0.02, "dec": 10, "radius": 0.01, "band": "i"}
     ).json()
     assert [f["obs_id"] for f in found] == ["wrap-i"]
     r = httpx.get(found[0]["access_url"])

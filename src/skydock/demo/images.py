@@ -62,10 +62,18 @@ class Field:
 
 
 FIELDS = (
-    Field("hydra2", "demo.smash", smash.DWARF_RA, smash.DWARF_DEC, 2048, 0.6,
-          "Hydra II-like dwarf galaxy"),
-    Field("field169", "demo.smash", smash.FIELD_RA, smash.FIELD_DEC, 2048, 1.0,
-          "SMASH-like field 169"),
+    Field(
+        "hydra2",
+        "demo.smash",
+        smash.DWARF_RA,
+        smash.DWARF_DEC,
+        2048,
+        0.6,
+        "Hydra II-like dwarf galaxy",
+    ),
+    Field(
+        "field169", "demo.smash", smash.FIELD_RA, smash.FIELD_DEC, 2048, 1.0, "SMASH-like field 169"
+    ),
     Field("south0", "demo.objects", 0.0, -50.0, 2048, 1.5, "survey field across RA 0"),
 )
 

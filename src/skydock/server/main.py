@@ -78,7 +78,9 @@ def create_app(config: Config | None = None) -> FastAPI:
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         path = request.scope["path"]
-        if path.startswith(("/tap", "/sia", "/soda")) and "//" in path:  # pyvo joins base/ and /sync
+        if (
+            path.startswith(("/tap", "/sia", "/soda")) and "//" in path
+        ):  # pyvo joins base/ and /sync
             request.scope["path"] = re.sub("/{2,}", "/", path)
         response = await call_next(request)
         response.headers["Server"] = f"Skydock/{__version__}"

@@ -9,8 +9,8 @@
 """
 
 from skydock.engine.images.cutout import Box, NoOverlapError, read_cutout, region_box, square_box
-from skydock.engine.images.registry import BANDS, ImageRecord, ImageRegistry
 from skydock.engine.images.regions import Circle, Polygon, Range, Region, parse_pos
+from skydock.engine.images.registry import BANDS, ImageRecord, ImageRegistry
 
 __all__ = [
     "BANDS",

@@ -23,8 +23,22 @@ from skydock.engine.images.registry import ImageRecord, open_wcs
 from skydock.errors import InvalidRequestError, NotFoundError
 
 # Keywords the parent's header carries that a new HDU writes for itself.
-_STRUCTURAL = ("SIMPLE", "XTENSION", "BITPIX", "NAXIS", "NAXIS1", "NAXIS2", "EXTEND",
-               "PCOUNT", "GCOUNT", "BSCALE", "BZERO", "CHECKSUM", "DATASUM", "EXTNAME")
+_STRUCTURAL = (
+    "SIMPLE",
+    "XTENSION",
+    "BITPIX",
+    "NAXIS",
+    "NAXIS1",
+    "NAXIS2",
+    "EXTEND",
+    "PCOUNT",
+    "GCOUNT",
+    "BSCALE",
+    "BZERO",
+    "CHECKSUM",
+    "DATASUM",
+    "EXTNAME",
+)
 
 
 class NoOverlapError(NotFoundError):
@@ -94,8 +108,10 @@ def _outline(region: Region) -> FloatArray:
             out.append(p / np.linalg.norm(p, axis=1, keepdims=True))
         pts = np.vstack(out)
         return np.column_stack(
-            [np.degrees(np.arctan2(pts[:, 1], pts[:, 0])) % 360.0,
-             np.degrees(np.arcsin(np.clip(pts[:, 2], -1, 1)))]
+            [
+                np.degrees(np.arctan2(pts[:, 1], pts[:, 0])) % 360.0,
+                np.degrees(np.arcsin(np.clip(pts[:, 2], -1, 1))),
+            ]
         )
     assert isinstance(region, Range)
     return region.anchors()
@@ -108,10 +124,8 @@ def _unit(v: FloatArray) -> FloatArray:
 
 def region_box(wcs: WCS, region: Region, nx: int, ny: int) -> Box:
     """The smallest pixel box holding the region, clipped to the image (SODA semantics)."""
-    if isinstance(region, Range):
-        pts = _range_outline(wcs, region, nx, ny)
-    else:
-        pts = _outline(region)
+    is_range = isinstance(region, Range)
+    pts = _range_outline(wcs, region, nx, ny) if is_range else _outline(region)  # type: ignore[arg-type]
     with np.errstate(invalid="ignore"):
         x, y = wcs.world_to_pixel_values(pts[:, 0], pts[:, 1])
     x, y = np.asarray(x), np.asarray(y)
@@ -157,7 +171,7 @@ def read_cutout(
     with ``pad`` the answer has exactly the box's shape and pixels off the image are NaN.
     """
     if max_pixels is not None and box.shape[0] * box.shape[1] > max_pixels:
-        side = int(math.isqrt(max_pixels))
+        side = math.isqrt(max_pixels)
         raise InvalidRequestError(
             f"a cutout of {box.shape[1]}×{box.shape[0]} pixels is larger than this server "
             f"allows ({max_pixels:,} pixels, e.g. {side}×{side}); ask for a smaller size"
@@ -175,9 +189,9 @@ def read_cutout(
     origin = box if pad else inside
     if pad:
         data = np.full(box.shape, np.nan, dtype=np.result_type(pixels.dtype, np.float32))
-        data[
-            inside.y0 - box.y0 : inside.y1 - box.y0, inside.x0 - box.x0 : inside.x1 - box.x0
-        ] = pixels
+        data[inside.y0 - box.y0 : inside.y1 - box.y0, inside.x0 - box.x0 : inside.x1 - box.x0] = (
+            pixels
+        )
     else:
         data = pixels
     for key in _STRUCTURAL:
@@ -188,9 +202,7 @@ def read_cutout(
     header["LTV2"] = (float(header.get("LTV2", 0.0)) - origin.y0, "cutout offset, y")
     header["OBS_ID"] = record.obs_id
     header["COLLECT"] = (record.collection, "image collection")
-    header["CUTPART"] = (
-        inside != box, "True: the request reached past the image edge"
-    )
+    header["CUTPART"] = (inside != box, "True: the request reached past the image edge")
     header.add_history(
         f"Skydock cutout of {record.key} x[{origin.x0}:{origin.x0 + data.shape[1]}] "
         f"y[{origin.y0}:{origin.y0 + data.shape[0]}] (0-based)"

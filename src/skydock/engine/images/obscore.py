@@ -27,7 +27,14 @@ SODA_SYNC = "ivo://ivoa.net/std/SODA#sync-1.0"
 
 # name, datatype, arraysize, unit, ucd, utype
 _COLUMNS: tuple[tuple[str, str, str | None, str | None, str, str], ...] = (
-    ("dataproduct_type", "char", "*", None, "meta.code.class", "obscore:ObsDataset.dataProductType"),
+    (
+        "dataproduct_type",
+        "char",
+        "*",
+        None,
+        "meta.code.class",
+        "obscore:ObsDataset.dataProductType",
+    ),
     ("calib_level", "short", None, None, "meta.code;obs.calib", "obscore:ObsDataset.calibLevel"),
     ("obs_collection", "char", "*", None, "meta.id", "obscore:DataID.Collection"),
     ("obs_id", "char", "*", None, "meta.id", "obscore:DataID.observationID"),
@@ -36,26 +43,124 @@ _COLUMNS: tuple[tuple[str, str, str | None, str | None, str, str], ...] = (
     ("access_format", "char", "*", None, "meta.code.mime", "obscore:Access.Format"),
     ("access_estsize", "long", None, "kbyte", "phys.size;meta.file", "obscore:Access.Size"),
     ("target_name", "char", "*", None, "meta.id;src", "obscore:Target.Name"),
-    ("s_ra", "double", None, "deg", "pos.eq.ra", "obscore:Char.SpatialAxis.Coverage.Location.Coord.Position2D.Value2.C1"),
-    ("s_dec", "double", None, "deg", "pos.eq.dec", "obscore:Char.SpatialAxis.Coverage.Location.Coord.Position2D.Value2.C2"),
-    ("s_fov", "double", None, "deg", "phys.angSize;instr.fov", "obscore:Char.SpatialAxis.Coverage.Bounds.Extent.diameter"),
-    ("s_region", "char", "*", None, "pos.outline;obs.field", "obscore:Char.SpatialAxis.Coverage.Support.Area"),
-    ("s_resolution", "double", None, "arcsec", "pos.angResolution", "obscore:Char.SpatialAxis.Resolution.Refval.value"),
+    (
+        "s_ra",
+        "double",
+        None,
+        "deg",
+        "pos.eq.ra",
+        "obscore:Char.SpatialAxis.Coverage.Location.Coord.Position2D.Value2.C1",
+    ),
+    (
+        "s_dec",
+        "double",
+        None,
+        "deg",
+        "pos.eq.dec",
+        "obscore:Char.SpatialAxis.Coverage.Location.Coord.Position2D.Value2.C2",
+    ),
+    (
+        "s_fov",
+        "double",
+        None,
+        "deg",
+        "phys.angSize;instr.fov",
+        "obscore:Char.SpatialAxis.Coverage.Bounds.Extent.diameter",
+    ),
+    (
+        "s_region",
+        "char",
+        "*",
+        None,
+        "pos.outline;obs.field",
+        "obscore:Char.SpatialAxis.Coverage.Support.Area",
+    ),
+    (
+        "s_resolution",
+        "double",
+        None,
+        "arcsec",
+        "pos.angResolution",
+        "obscore:Char.SpatialAxis.Resolution.Refval.value",
+    ),
     ("s_xel1", "long", None, None, "meta.number", "obscore:Char.SpatialAxis.numBins1"),
     ("s_xel2", "long", None, None, "meta.number", "obscore:Char.SpatialAxis.numBins2"),
-    ("t_min", "double", None, "d", "time.start;obs.exposure", "obscore:Char.TimeAxis.Coverage.Bounds.Limits.StartTime"),
-    ("t_max", "double", None, "d", "time.end;obs.exposure", "obscore:Char.TimeAxis.Coverage.Bounds.Limits.StopTime"),
-    ("t_exptime", "double", None, "s", "time.duration;obs.exposure", "obscore:Char.TimeAxis.Coverage.Support.Extent"),
-    ("t_resolution", "double", None, "s", "time.resolution", "obscore:Char.TimeAxis.Resolution.Refval.value"),
+    (
+        "t_min",
+        "double",
+        None,
+        "d",
+        "time.start;obs.exposure",
+        "obscore:Char.TimeAxis.Coverage.Bounds.Limits.StartTime",
+    ),
+    (
+        "t_max",
+        "double",
+        None,
+        "d",
+        "time.end;obs.exposure",
+        "obscore:Char.TimeAxis.Coverage.Bounds.Limits.StopTime",
+    ),
+    (
+        "t_exptime",
+        "double",
+        None,
+        "s",
+        "time.duration;obs.exposure",
+        "obscore:Char.TimeAxis.Coverage.Support.Extent",
+    ),
+    (
+        "t_resolution",
+        "double",
+        None,
+        "s",
+        "time.resolution",
+        "obscore:Char.TimeAxis.Resolution.Refval.value",
+    ),
     ("t_xel", "long", None, None, "meta.number", "obscore:Char.TimeAxis.numBins"),
-    ("em_min", "double", None, "m", "em.wl;stat.min", "obscore:Char.SpectralAxis.Coverage.Bounds.Limits.LoLimit"),
-    ("em_max", "double", None, "m", "em.wl;stat.max", "obscore:Char.SpectralAxis.Coverage.Bounds.Limits.HiLimit"),
-    ("em_res_power", "double", None, None, "spect.resolution", "obscore:Char.SpectralAxis.Resolution.ResolPower.refVal"),
+    (
+        "em_min",
+        "double",
+        None,
+        "m",
+        "em.wl;stat.min",
+        "obscore:Char.SpectralAxis.Coverage.Bounds.Limits.LoLimit",
+    ),
+    (
+        "em_max",
+        "double",
+        None,
+        "m",
+        "em.wl;stat.max",
+        "obscore:Char.SpectralAxis.Coverage.Bounds.Limits.HiLimit",
+    ),
+    (
+        "em_res_power",
+        "double",
+        None,
+        None,
+        "spect.resolution",
+        "obscore:Char.SpectralAxis.Resolution.ResolPower.refVal",
+    ),
     ("em_xel", "long", None, None, "meta.number", "obscore:Char.SpectralAxis.numBins"),
     ("o_ucd", "char", "*", None, "meta.ucd", "obscore:Char.ObservableAxis.ucd"),
     ("pol_xel", "long", None, None, "meta.number", "obscore:Char.PolarizationAxis.numBins"),
-    ("facility_name", "char", "*", None, "meta.id;instr.tel", "obscore:Provenance.ObsConfig.Facility.name"),
-    ("instrument_name", "char", "*", None, "meta.id;instr", "obscore:Provenance.ObsConfig.Instrument.name"),
+    (
+        "facility_name",
+        "char",
+        "*",
+        None,
+        "meta.id;instr.tel",
+        "obscore:Provenance.ObsConfig.Facility.name",
+    ),
+    (
+        "instrument_name",
+        "char",
+        "*",
+        None,
+        "meta.id;instr",
+        "obscore:Provenance.ObsConfig.Instrument.name",
+    ),
     ("band", "char", "*", None, "instr.bandpass", ""),
 )
 
@@ -135,21 +240,42 @@ def _soda_descriptor(doc: VOTableFile, soda_url: str) -> Resource:
     meta.params.append(
         Param(doc, name="standardID", datatype="char", arraysize="*", value=SODA_SYNC)
     )
-    meta.params.append(
-        Param(doc, name="accessURL", datatype="char", arraysize="*", value=soda_url)
-    )
+    meta.params.append(Param(doc, name="accessURL", datatype="char", arraysize="*", value=soda_url))
     group = Group(doc, name="inputParams")
     group.entries.append(
-        Param(doc, name="ID", datatype="char", arraysize="*", value="", ref="obs_publisher_did",
-              ucd="meta.id;meta.dataset")
+        Param(
+            doc,
+            name="ID",
+            datatype="char",
+            arraysize="*",
+            value="",
+            ref="obs_publisher_did",
+            ucd="meta.id;meta.dataset",
+        )
     )
     group.entries.append(
-        Param(doc, name="CIRCLE", datatype="double", arraysize="3", unit="deg", value="",
-              ucd="obs.field", xtype="circle")
+        Param(
+            doc,
+            name="CIRCLE",
+            datatype="double",
+            arraysize="3",
+            unit="deg",
+            value="",
+            ucd="obs.field",
+            xtype="circle",
+        )
     )
     group.entries.append(
-        Param(doc, name="POLYGON", datatype="double", arraysize="*", unit="deg", value="",
-              ucd="obs.field", xtype="polygon")
+        Param(
+            doc,
+            name="POLYGON",
+            datatype="double",
+            arraysize="*",
+            unit="deg",
+            value="",
+            ucd="obs.field",
+            xtype="polygon",
+        )
     )
     group.entries.append(
         Param(doc, name="POS", datatype="char", arraysize="*", value="", ucd="obs.field")

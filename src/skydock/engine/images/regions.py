@@ -152,9 +152,7 @@ def parse_pos(text: str) -> Region:
                 f"POS {text!r}: POLYGON takes at least 3 vertices as ra dec pairs"
             )
         flat = _numbers(text, args, "the vertices")
-        vertices = tuple(
-            (flat[i] % 360.0, flat[i + 1]) for i in range(0, len(flat), 2)
-        )
+        vertices = tuple((flat[i] % 360.0, flat[i + 1]) for i in range(0, len(flat), 2))
         for ra, dec in vertices:
             check_position(ra, dec)
         try:
@@ -162,9 +160,7 @@ def parse_pos(text: str) -> Region:
         except QuerySyntaxError as exc:
             raise InvalidRequestError(f"POS {text!r}: {exc.message}") from None
         return Polygon(vertices)
-    raise InvalidRequestError(
-        f"POS shape {words[0]!r} is not known; use CIRCLE, RANGE or POLYGON"
-    )
+    raise InvalidRequestError(f"POS shape {words[0]!r} is not known; use CIRCLE, RANGE or POLYGON")
 
 
 def check_position(ra: float, dec: float) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import math
-import os
 import re
 import shutil
 import threading
@@ -93,8 +92,12 @@ class ImageRecord:
 
 _SCHEMA = pa.schema(
     [
-        pa.field(f.name, {"str": pa.string(), "int": pa.int64(), "float": pa.float64(),
-                          "bool": pa.bool_()}[str(f.type)])
+        pa.field(
+            f.name,
+            {"str": pa.string(), "int": pa.int64(), "float": pa.float64(), "bool": pa.bool_()}[
+                str(f.type)
+            ],
+        )
         for f in fields(ImageRecord)
     ]
 )
@@ -296,7 +299,9 @@ class ImageRegistry:
         try:
             key = (str(path), path.stat().st_mtime_ns)
         except OSError:
-            raise NotFoundError(f"the file of image {record.key} is missing on the server") from None
+            raise NotFoundError(
+                f"the file of image {record.key} is missing on the server"
+            ) from None
         with self._lock:
             wcs = self._wcs.get(key)
         if wcs is None:
@@ -354,7 +359,7 @@ class ImageRegistry:
             table = pa.Table.from_pylist([asdict(r) for r in records], schema=_SCHEMA)
             tmp = self.registry_path.with_suffix(".tmp")
             pq.write_table(table, tmp)
-            os.replace(tmp, self.registry_path)
+            tmp.replace(self.registry_path)
 
     def ingest(
         self,
@@ -400,7 +405,7 @@ class ImageRegistry:
                         shutil.move(source, tmp)
                     else:
                         shutil.copyfile(source, tmp)
-                    os.replace(tmp, target)
+                    tmp.replace(target)
             kept = [r for r in records if r.key not in seen]
             records[:] = kept + [replace(r, size_bytes=r.size_bytes) for r in described]
         return described

@@ -1,10 +1,11 @@
 """Cutouts as pictures: PNG or JPEG, one band in grey or three bands in colour.
 
 North is up as stored (row 0 of a FITS image is the bottom, so rows are flipped). The
-grey levels run from one robust σ below the sky (median) to the 99.5th percentile (at least 25σ above the sky), then
-through the chosen astropy.visualization stretch. Colour composites use the Lupton et al. (2004) asinh scheme
-(``make_lupton_rgb``) for ``asinh``, which keeps the colours of bright sources, and one
-shared interval plus the stretch on each band otherwise, so the bands stay comparable.
+grey levels run from one robust σ below the sky (median) to the 99.5th percentile (at
+least 25σ above the sky), then through the chosen astropy.visualization stretch. Colour
+composites use the Lupton et al. (2004) asinh scheme (``make_lupton_rgb``) for
+``asinh``, which keeps the colours of bright sources, and one shared interval plus the
+stretch on each band otherwise, so the bands stay comparable.
 """
 
 from __future__ import annotations

@@ -85,7 +85,7 @@ def get_cutout(
     size: Annotated[float, Query(description="Side of the square, degrees")],
     band: Annotated[str | None, Query(description="Band (g, r, i, ...); any if unset")] = None,
     bands: Annotated[str | None, Query(description="Three bands for colour, e.g. g,r,i")] = None,
-    format: Annotated[str, Query(description="fits, png or jpeg")] = "fits",  # noqa: A002
+    format: Annotated[str, Query(description="fits, png or jpeg")] = "fits",
     stretch: Annotated[str, Query(description="asinh, linear, log or sqrt")] = "asinh",
     collection: Annotated[str | None, Query(description="Collection name")] = None,
 ) -> Response:

@@ -83,7 +83,9 @@ async def sia_query(request: Request, services: Services, caller: Caller) -> Res
     service = services.image_service()
     answer = service.search(pairs)
     base = base_url(request)
-    body = service.votable(answer, file_url=f"{base}/api/images/files", soda_url=f"{base}/soda/sync")
+    body = service.votable(
+        answer, file_url=f"{base}/api/images/files", soda_url=f"{base}/soda/sync"
+    )
     return Response(body, media_type=VOTABLE)
 
 

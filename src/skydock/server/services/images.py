@@ -23,12 +23,13 @@ from skydock.engine.images import (
     ImageRegistry,
     NoOverlapError,
     Region,
+    obscore,
     parse_pos,
     read_cutout,
     region_box,
+    render,
     square_box,
 )
-from skydock.engine.images import obscore, render
 from skydock.engine.images.regions import check_position, separation
 from skydock.errors import InvalidRequestError, NotFoundError
 
@@ -150,7 +151,8 @@ class ImageService:
             if any(values and _TEXT[n](record) not in values for n, values in text.items()):
                 continue
             if any(
-                intervals and not any(_overlap(lo, hi, *_numeric(record, n)) for lo, hi in intervals)
+                intervals
+                and not any(_overlap(lo, hi, *_numeric(record, n)) for lo, hi in intervals)
                 for n, intervals in numeric.items()
             ):
                 continue
@@ -188,8 +190,7 @@ class ImageService:
         ids = params.get("ID", [])
         if len(ids) != 1:
             raise InvalidRequestError(
-                "give exactly one ID (an obs_publisher_did from the SIA search); "
-                f"got {len(ids)}"
+                f"give exactly one ID (an obs_publisher_did from the SIA search); got {len(ids)}"
             )
         record = self.registry.get(ids[0].strip())
         shapes: list[Region] = []
@@ -320,12 +321,12 @@ class ImageService:
                 return [s[0] for s in same]
         return [found[0] for found in per_band]
 
-    def _no_image(
-        self, ra: float, dec: float, band: str | None, collection: str | None
-    ) -> None:
+    def _no_image(self, ra: float, dec: float, band: str | None, collection: str | None) -> None:
         where = f"({ra:.6f}, {dec:.6f})"
         what = " ".join(
-            p for p in (f"band {band}" if band else "", f"in {collection}" if collection else "") if p
+            p
+            for p in (f"band {band}" if band else "", f"in {collection}" if collection else "")
+            if p
         )
         bands = sorted({r.band for r in self.registry.records()})
         raise NoOverlapError(
