@@ -152,7 +152,7 @@ def test_cutout_of_a_4k_image_reads_only_its_section(tmp_path: Path) -> None:
     hdu.header["NAXIS2"] = n
     hdu.header.tofile(path)
     with path.open("r+b") as f:  # a sparse file: the data block is all zeros on disk
-        f.seek(len(hdu.header.tostring()) + n * n * 4 - 1)
+        f.seek(len(hdu.header.tostring()) + -(-n * n * 4 // 2880) * 2880 - 1)
         f.write(b"\0")
     registry = ImageRegistry.for_data_dir(tmp_path / "data")
     (record,) = registry.ingest([path], collection="big", band="r")
