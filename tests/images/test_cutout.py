@@ -138,21 +138,26 @@ def test_soda_circle_box_holds_the_circle(images_dir: Path) -> None:
     assert box.x0 < cx < box.x1 and box.y0 < cy < box.y1
 
 
-def test_cutout_of_a_4k_image_reads_only_its_section(tmp_path: Path) -> None:
-    """A 4096² float32 image is 64 MiB; a 1′ cutout must allocate a tiny fraction."""
+@pytest.mark.parametrize("bitpix", [-32, 16])
+def test_cutout_of_a_4k_image_reads_only_its_section(tmp_path: Path, bitpix: int) -> None:
+    """A 4096² image is 32-64 MiB; a 1′ cutout must allocate a tiny fraction of that,
+    whether read through the memory map (float32) or as a section (scaled int16)."""
     n = 4096
+    nbytes = abs(bitpix) // 8
     wcs = tan_wcs(10.0, 20.0, n, 0.25)
     header = wcs.to_header()
     header["FILTER"] = "r"
     path = tmp_path / "big.fits"
     hdu = fits.PrimaryHDU(header=header)
-    hdu.header["BITPIX"] = -32
+    hdu.header["BITPIX"] = bitpix
+    if bitpix == 16:
+        hdu.header["BZERO"] = 32768.0
     hdu.header["NAXIS"] = 2
     hdu.header["NAXIS1"] = n
     hdu.header["NAXIS2"] = n
     hdu.header.tofile(path)
     with path.open("r+b") as f:  # a sparse file: the data block is all zeros on disk
-        f.seek(len(hdu.header.tostring()) + -(-n * n * 4 // 2880) * 2880 - 1)
+        f.seek(len(hdu.header.tostring()) + -(-n * n * nbytes // 2880) * 2880 - 1)
         f.write(b"\0")
     registry = ImageRegistry.for_data_dir(tmp_path / "data")
     (record,) = registry.ingest([path], collection="big", band="r")
@@ -164,7 +169,9 @@ def test_cutout_of_a_4k_image_reads_only_its_section(tmp_path: Path) -> None:
     finally:
         tracemalloc.stop()
     assert cut.data.shape == (240, 240)
-    assert peak < n * n * 4 / 20, f"peak {peak:,} bytes for a {n}² image"
+    assert peak < n * n * nbytes / 20, f"peak {peak:,} bytes for a {n}² image"
+    if bitpix == 16:
+        assert float(cut.data[0, 0]) == 32768.0  # the scaling was applied
 
 
 def test_ingest_refuses_what_it_cannot_use(tmp_path: Path, image_files: dict) -> None:

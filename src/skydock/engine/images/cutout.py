@@ -1,8 +1,9 @@
 """Cutouts: the pixels of a sky region, read from the file without loading the image.
 
 A cutout is a pixel box. Its bounds come from the region's outline projected through
-the image's WCS, its pixels from ``HDU.section`` (astropy seeks to and reads only the
-rows of the box, whether or not the file is memory-mappable), and its WCS is the
+the image's WCS, its pixels from a slice of the memory-mapped data (only the pages of
+the box's rows are read) or, for scaled or tile-compressed images, from ``HDU.section``
+(astropy seeks to and decodes only what the box needs), and its WCS is the
 parent's with the reference pixel moved by the box's origin, so every sky position keeps
 its exact pixel (SIP distortion included, as it is relative to CRPIX). ``LTV1/LTV2``
 record the offset the IRAF way, for tools that map back to the parent image.
@@ -39,6 +40,17 @@ _STRUCTURAL = (
     "DATASUM",
     "EXTNAME",
 )
+
+
+# FITS pixel types (big-endian on disk).
+_BITPIX = {
+    8: np.dtype("u1"),
+    16: np.dtype(">i2"),
+    32: np.dtype(">i4"),
+    64: np.dtype(">i8"),
+    -32: np.dtype(">f4"),
+    -64: np.dtype(">f8"),
+}
 
 
 class NoOverlapError(NotFoundError):
@@ -182,10 +194,25 @@ def read_cutout(
             f"the cutout lies entirely outside image {record.key} "
             f"({record.naxis1}×{record.naxis2} pixels)"
         )
+    rows, cols = slice(inside.y0, inside.y1), slice(inside.x0, inside.x1)
     with fits.open(path, memmap=False, lazy_load_hdus=True) as hdul:
         hdu = hdul[record.hdu]
         header = hdu.header.copy()
-        pixels = np.asarray(hdu.section[inside.y0 : inside.y1, inside.x0 : inside.x1])
+        dtype = _BITPIX.get(int(header.get("BITPIX", 0)))
+        if dtype is not None and _plain(hdu):
+            # Unscaled, uncompressed pixels: a memory map of the data block, sliced,
+            # touches only the pages of the box's rows.
+            mapped = np.memmap(
+                path,
+                dtype=dtype,
+                mode="r",
+                offset=int(hdu.fileinfo()["datLoc"]),
+                shape=(record.naxis2, record.naxis1),
+            )
+            pixels = np.array(mapped[rows, cols]).astype(dtype.newbyteorder("="))
+            del mapped
+        else:
+            pixels = np.asarray(hdu.section[rows, cols])
     origin = box if pad else inside
     if pad:
         data = np.full(box.shape, np.nan, dtype=np.result_type(pixels.dtype, np.float32))
@@ -208,6 +235,15 @@ def read_cutout(
         f"y[{origin.y0}:{origin.y0 + data.shape[0]}] (0-based)"
     )
     return fits.PrimaryHDU(data=data, header=header)
+
+
+def _plain(hdu: fits.hdu.base.ExtensionHDU | fits.PrimaryHDU) -> bool:
+    """True when the data on disk are the pixel values (no BSCALE/BZERO, no tiles)."""
+    if isinstance(hdu, fits.CompImageHDU):
+        return False
+    h = hdu.header
+    unscaled = float(h.get("BSCALE", 1.0)) == 1.0 and float(h.get("BZERO", 0.0)) == 0.0
+    return unscaled and "BLANK" not in h
 
 
 def cutout_wcs(hdu: fits.PrimaryHDU) -> WCS:
