@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from astropy.io import fits
@@ -43,7 +44,7 @@ _STRUCTURAL = (
 
 
 # FITS pixel types (big-endian on disk).
-_BITPIX = {
+_BITPIX: dict[int, np.dtype[Any]] = {
     8: np.dtype("u1"),
     16: np.dtype(">i2"),
     32: np.dtype(">i4"),
