@@ -113,6 +113,9 @@ def test_soda_cutout_from_a_search_row(live: LiveServer, image_files: dict) -> N
     x, y = WCS(hdu.header).world_to_pixel_values(ra, dec)
     px, py = pwcs.world_to_pixel_values(ra, dec)
     assert hdu.data[round(float(y)), round(float(x))] == parent[round(float(py)), round(float(px))]
+    # pyvo finds SODA through the service descriptor and gets the same cutout
+    via_pyvo = rec.processed(circle=(ra * u.deg, dec * u.deg, 10 * u.arcsec)).read()
+    np.testing.assert_array_equal(fits.open(io.BytesIO(via_pyvo))[0].data, hdu.data)
     # the VOTable says where SODA is
     table = httpx.get(live.url + "/sia/query", params={"POS": "CIRCLE 150 2 0.001"}).text
     assert "ivo://ivoa.net/std/SODA#sync-1.0" in table and "/soda/sync" in table
