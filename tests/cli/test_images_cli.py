@@ -8,6 +8,8 @@ import typer
 from typer.testing import CliRunner
 
 from skydock.cli import images
+from skydock.engine.catalog import CatalogStore
+from skydock.engine.executor import DuckDBExecutor
 from skydock.engine.images import ImageRegistry
 from tests.images.conftest import image_files  # noqa: F401 - the session's test images
 
@@ -34,6 +36,13 @@ def test_ingest_list_drop(tmp_path: Path, image_files: dict) -> None:  # noqa: F
     )
     assert result.exit_code == 0, result.output
     assert "2 image(s) registered in deep" in result.stdout
+    assert "ivoa.obscore: 2 row(s)" in result.stdout
+    executor = DuckDBExecutor(CatalogStore.for_data_dir(tmp_path))
+    try:
+        table = executor.execute("SELECT obs_id FROM ivoa.obscore ORDER BY obs_id").to_table()
+    finally:
+        executor.close()
+    assert table.column("obs_id").to_pylist() == ["plain-r", "wrap-g"]
     listed = runner.invoke(root, ["images", "list", "--data-dir", str(tmp_path)])
     assert "deep/plain-r" in listed.stdout and "deep/wrap-g" in listed.stdout
     # a custom band needs its wavelengths; a bad range is refused by name
@@ -75,6 +84,7 @@ def test_ingest_list_drop(tmp_path: Path, image_files: dict) -> None:  # noqa: F
     assert abs(record.em_min - 650e-9) < 1e-15 and abs(record.em_max - 670e-9) < 1e-15
     dropped = runner.invoke(root, ["images", "drop", "deep", "--data-dir", str(tmp_path)])
     assert dropped.exit_code == 0 and "2 image(s)" in dropped.stdout
+    assert "ivoa.obscore: 1 row(s)" in dropped.stdout
     assert not (tmp_path / "images" / "deep").exists()
     missing = runner.invoke(
         root,

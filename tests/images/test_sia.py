@@ -26,11 +26,13 @@ from tests.server.conftest import LiveServer, serve
 @pytest.fixture(scope="module")
 def sia_dir(tmp_path_factory: pytest.TempPathFactory, image_files: dict) -> Path:
     from skydock.engine.images import ImageRegistry
+    from skydock.engine.images.obscore import publish
 
     root = tmp_path_factory.mktemp("sia-data")
     registry = ImageRegistry.for_data_dir(root)
     for key, (path, _, _) in image_files.items():
         registry.ingest([path], collection="test", band=key.split("-")[1])
+    publish(root, registry.records())
     return root
 
 
@@ -215,3 +217,13 @@ def test_votable_columns_are_obscore(live: LiveServer) -> None:
     row = table.array[0]
     assert row["obs_collection"] == "test" and row["s_xel2"] == N
     assert str(row["s_region"]).startswith("POLYGON ICRS")
+
+
+def test_obscore_table_in_tap(live: LiveServer) -> None:
+    adql = (
+        "SELECT obs_id, band, s_fov FROM ivoa.obscore WHERE 1 = CONTAINS("
+        "POINT('ICRS', s_ra, s_dec), CIRCLE('ICRS', 0.02, 10.0, 0.01)) ORDER BY obs_id"
+    )
+    found = pyvo.dal.TAPService(live.url + "/tap").run_sync(adql).to_table()
+    assert list(found["obs_id"]) == ["wrap-g", "wrap-i", "wrap-r"]
+    assert found["s_fov"].unit == "deg"

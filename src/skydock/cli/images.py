@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from skydock.cli.options import DataDir
 from skydock.errors import CatalogError
+
+if TYPE_CHECKING:
+    from skydock.engine.images import ImageRegistry
 
 app = typer.Typer(
     help="Image collections: FITS images with a WCS, searchable (SIA v2) and cut out (SODA).",
@@ -70,6 +73,14 @@ def ingest(
             f"({r.s_ra:.5f}, {r.s_dec:.5f})  {r.s_resolution:.3f}″/px"
         )
     typer.echo(f"{len(records)} image(s) registered in {collection}")
+    _publish(registry)
+
+
+def _publish(registry: ImageRegistry) -> None:
+    from skydock.engine.images.obscore import OBSCORE_TABLE, publish
+
+    rows = publish(registry.root.parent, registry.records())
+    typer.echo(f"{OBSCORE_TABLE}: {rows} row(s)")
 
 
 @app.command("list")
@@ -104,5 +115,7 @@ def drop(
     """Forget a collection and delete its files."""
     from skydock.engine.images import ImageRegistry
 
-    count = ImageRegistry.for_data_dir(data_dir).drop(collection)
+    registry = ImageRegistry.for_data_dir(data_dir)
+    count = registry.drop(collection)
     typer.echo(f"dropped {collection} ({count} image(s))")
+    _publish(registry)

@@ -244,6 +244,10 @@ def build_images(
                 [path], collection=field.collection, band=band, replace_existing=True, move=True
             )
             done[field.collection] = done.get(field.collection, 0) + 1
+        if done:
+            from skydock.engine.images.obscore import publish
+
+            publish(data_dir, registry.records())
     finally:
         executor.close()
         shutil.rmtree(scratch, ignore_errors=True)

@@ -1,16 +1,19 @@
 """ObsCore rows of images as a VOTable: the answer of an SIA v2 query.
 
 Columns follow ObsCore 1.1 (names, units, UCDs, utypes), so pyvo's ``SIA2Record``
-reads them. The document also carries a SODA service descriptor (DataLink 1.1 §4), so a
-client knows that cutouts of a row are at ``/soda/sync`` with ``ID`` set to the row's
+reads them; :func:`publish` also makes them the catalog ``ivoa.obscore`` for TAP. The
+document also carries a SODA service descriptor (DataLink 1.1 §4), so a client knows
+that cutouts of a row are at ``/soda/sync`` with ``ID`` set to the row's
 ``obs_publisher_did``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
 from collections.abc import Sequence
+from pathlib import Path
 
 from astropy.io.votable.tree import (
     Field,
@@ -282,3 +285,65 @@ def _soda_descriptor(doc: VOTableFile, soda_url: str) -> Resource:
     )
     meta.groups.append(group)
     return meta
+
+
+OBSCORE_TABLE = "ivoa.obscore"
+
+
+def publish(data_dir: Path, records: Sequence[ImageRecord], *, progress: bool = False) -> int:
+    """(Re)build the catalog ``ivoa.obscore`` from the registry, so TAP and SQL users can
+    query the images like any table (``access_url`` is relative to the server's root).
+
+    The catalog is dropped and ingested again: a query arriving in between sees no
+    table for a moment. Returns the rows written.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from skydock.engine.catalog import CatalogStore
+    from skydock.engine.ingest import ingest_catalog
+
+    store = CatalogStore.for_data_dir(data_dir)
+    if store.exists(OBSCORE_TABLE):
+        store.drop(OBSCORE_TABLE)
+    if not records:
+        return 0
+    rows = [_row(r, "/api/images/files") for r in records]
+    names = [c[0] for c in _COLUMNS]
+    arrow_type = {
+        "char": pa.string(),
+        "short": pa.int16(),
+        "long": pa.int64(),
+        "double": pa.float64(),
+    }
+    columns = {
+        name: pa.array([row[i] for row in rows], type=arrow_type[_COLUMNS[i][1]])
+        for i, name in enumerate(names)
+    }
+    scratch = store.staging_dir() / "obscore"
+    scratch.mkdir(parents=True, exist_ok=True)
+    path = scratch / "obscore.parquet"
+    pq.write_table(pa.table(columns), path)
+    meta = {
+        "description": "ObsCore 1.1 view of the registered images (SIA v2 at /sia).",
+        "columns": {
+            name: {"unit": unit or "", "ucd": ucd, "description": utype or "band name"}
+            for name, _, _, unit, ucd, utype in _COLUMNS
+        },
+    }
+    try:
+        ingest_catalog(
+            store,
+            [path],
+            OBSCORE_TABLE,
+            ra="s_ra",
+            dec="s_dec",
+            id_column="obs_publisher_did",
+            meta=meta,
+            progress=progress,
+        )
+    finally:
+        path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):
+            scratch.rmdir()
+    return len(rows)
