@@ -17,8 +17,8 @@ import math
 import re
 import shutil
 import threading
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -75,7 +75,6 @@ class ImageRecord:
     instrument_name: str
     facility_name: str
     size_bytes: int
-    public: bool = True
 
     @property
     def publisher_did(self) -> str:
@@ -371,7 +370,6 @@ class ImageRegistry:
         wavelength: tuple[float, float] | None = None,
         replace_existing: bool = False,
         move: bool = False,
-        progress: Iterable[Path] | None = None,
     ) -> list[ImageRecord]:
         """Describe and copy (or move) each file into the collection, then register it.
 
@@ -407,7 +405,7 @@ class ImageRegistry:
                         shutil.copyfile(source, tmp)
                     tmp.replace(target)
             kept = [r for r in records if r.key not in seen]
-            records[:] = kept + [replace(r, size_bytes=r.size_bytes) for r in described]
+            records[:] = kept + described
         return described
 
     def drop(self, collection: str) -> int:
