@@ -67,8 +67,16 @@ def test_pyvo_finds_the_service_and_searches(live: LiveServer) -> None:
     assert ids(service.search(pos=poly)) == ["plain-r"]
     assert ids(service.search(pos=(150.2, 2.0, 0.05))) == []
     assert ids(service.search(collection="nothere")) == []
+    # a RANGE through RA = 0 (ra_lo > ra_hi; pyvo refuses to send one, so plain HTTP)
+    raw = httpx.get(live.url + "/sia/query", params={"POS": "RANGE 359.9 0.1 9.9 10.1"})
+    table = parse_single_table(io.BytesIO(raw.content)).array
+    assert sorted(table["obs_id"]) == ["wrap-g", "wrap-i", "wrap-r"]
     limited = service.search(maxrec=2)
     assert len(limited) == 2
+    raw = httpx.get(live.url + "/sia/query", params={"MAXREC": "2"}).text
+    assert 'name="QUERY_STATUS" value="OVERFLOW"' in raw
+    raw = httpx.get(live.url + "/sia/query", params={"MAXREC": "5"}).text
+    assert 'name="QUERY_STATUS" value="OK"' in raw
 
 
 def test_overlap_agrees_with_astropy_footprint(live: LiveServer, image_files: dict) -> None:
