@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import html
 import io
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -238,3 +240,21 @@ def test_obscore_table_in_tap(live: LiveServer) -> None:
     found = pyvo.dal.TAPService(live.url + "/tap").run_sync(adql).to_table()
     assert list(found["obs_id"]) == ["wrap-g", "wrap-i", "wrap-r"]
     assert found["s_fov"].unit == "deg"
+
+
+@pytest.mark.skipif(shutil.which("stilts") is None, reason="STILTS is not installed")
+def test_votlint_accepts_the_sia_answer(live: LiveServer, tmp_path: Path) -> None:
+    answer = tmp_path / "sia.vot"
+    answer.write_bytes(get(live.url + "/sia/query", params={"MAXREC": "3"}).content)
+    broken = tmp_path / "broken.vot"  # the check can fail: a wrong datatype is reported
+    broken.write_text(answer.read_text().replace('datatype="double"', 'datatype="dubble"', 1))
+    for path, clean in ((answer, True), (broken, False)):
+        done = subprocess.run(
+            ["stilts", "votlint", "version=1.4", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        report = (done.stdout + done.stderr).strip()
+        assert (report == "") is clean, report
