@@ -21,6 +21,7 @@ def _register() -> None:
         catalog,
         classes,
         demo,
+        images,
         jobs,
         kernel,
         mydb,
@@ -39,6 +40,7 @@ def _register() -> None:
     app.add_typer(classes.app, name="class")
     app.add_typer(kernel.app, name="kernel")
     app.add_typer(notebooks.app, name="notebooks")
+    app.add_typer(images.app, name="images")
     app.command("query")(query.query)
     app.command("serve")(serve.serve)
     # Against a server, through skydock.client:

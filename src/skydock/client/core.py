@@ -18,6 +18,7 @@ from skydock.client.convert import (
     read_arrow_stream,
 )
 from skydock.client.errors import AuthError, BadRequestError, QueryError, ServiceConnectionError
+from skydock.client.images import ImageMethods
 from skydock.client.jobs import Job
 from skydock.client.mydb import MyDBMethods
 from skydock.client.storage import StorageMethods
@@ -31,7 +32,7 @@ class ResultOverflowWarning(UserWarning):
     """The result stopped at ``maxrec`` or the server's row cap; more rows matched."""
 
 
-class Client(StorageMethods, MyDBMethods, Transport):
+class Client(StorageMethods, MyDBMethods, ImageMethods, Transport):
     """A connection to one Skydock server.
 
     ``Client()`` finds the server in ``url=``, ``SKYDOCK_URL``, ``~/.skydock/config.json``

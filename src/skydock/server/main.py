@@ -17,10 +17,12 @@ from skydock.server.factory import Factory
 from skydock.server.handlers import (
     auth,
     errors,
+    images,
     jobs,
     mydb,
     notebooks,
     query,
+    sia,
     storage,
     tap,
     uws,
@@ -66,6 +68,8 @@ def create_app(config: Config | None = None) -> FastAPI:
         dl_storage.router,
         tap.router,
         uws.router,
+        sia.router,
+        images.router,
     )
     for router in routers:
         app.include_router(router)
@@ -76,7 +80,9 @@ def create_app(config: Config | None = None) -> FastAPI:
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         path = request.scope["path"]
-        if path.startswith("/tap") and "//" in path:  # pyvo joins base/ and /sync
+        if (
+            path.startswith(("/tap", "/sia", "/soda")) and "//" in path
+        ):  # pyvo joins base/ and /sync
             request.scope["path"] = re.sub("/{2,}", "/", path)
         response = await call_next(request)
         response.headers["Server"] = f"Skydock/{__version__}"
