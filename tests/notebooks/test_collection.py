@@ -21,9 +21,7 @@ from skydock.nbtest.requires import split
 
 ROOT = Path(__file__).resolve().parents[2]
 COLLECTION = ROOT / "notebooks"
-NOTEBOOKS = sorted(
-    p for p in COLLECTION.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts
-)
+NOTEBOOKS = sorted(p for p in COLLECTION.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
 DEMO_TABLE = re.compile(r"\bdemo\.([a-z_]+)\b")
 # A Data Lab-shaped token with a real secret in it (user.uid.gid.$1$ and 22+ characters).
 TOKEN = re.compile(r"[A-Za-z0-9_]+\.\d+\.\d+\.\$1\$[A-Za-z0-9_\-./]{22,}")
