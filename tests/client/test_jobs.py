@@ -89,3 +89,11 @@ def test_datalab_style_async(alice: Client) -> None:
     assert qc.error(jid) == ""
     df = qc.query(sql=SQL, fmt="pandas", async_=True, wait=True, timeout=120)
     assert df["id"].tolist() == list(range(1, 301))
+
+
+def test_job_saving_to_mydb_answers_where_the_rows_went(alice: Client) -> None:
+    job = alice.submit(sql=SQL, out="mydb://job_saved", drop=True)
+    job.wait(timeout=120, progress=False)
+    assert job.result() == {"out": "mydb://job_saved", "rows": 300, "overflow": False}
+    saved = alice.query(sql="SELECT count(*) AS n FROM mydb://job_saved", fmt="arrow")
+    assert saved.column("n").to_pylist() == [300]

@@ -137,6 +137,15 @@ async def test_mkdir_mv_cp_rm_rmdir(client: httpx.AsyncClient, users: dict) -> N
     refused(await client.post(f"{API}/mkdir", data={"path": "x/y"}, headers=h), 404, "parent")
     r = await client.post(f"{API}/mkdir", data={"path": "x/y", "parents": "true"}, headers=h)
     assert r.status_code == 201
+    # parents=true is `mkdir -p`: an existing folder passes, an existing file does not.
+    r = await client.post(f"{API}/mkdir", data={"path": "x/y", "parents": "true"}, headers=h)
+    assert r.status_code == 201 and r.json()["type"] == "dir"
+    await put(client, h, "x/f.txt", b"F")
+    refused(
+        await client.post(f"{API}/mkdir", data={"path": "x/f.txt", "parents": "true"}, headers=h),
+        409,
+        "already",
+    )
     assert await names(client, h, "d1") == []
 
     await put(client, h, "a.txt", b"A")

@@ -98,7 +98,14 @@ class Job:
         return self
 
     def result(self, fmt: str | None = None) -> Any:
-        """The result of a COMPLETED job, as ``fmt`` (default: what ``submit`` asked for)."""
+        """The result of a COMPLETED job, as ``fmt`` (default: what ``submit`` asked for).
+
+        A job that saved its rows on the server (``out='vos://...'`` or ``'mydb://...'``)
+        answers ``{"out", "rows", "overflow"}``, as ``query(out=...)`` does.
+        """
+        if self.info.get("out"):
+            answer: dict[str, Any] = self._client._json("GET", f"/api/jobs/{self.id}/result")
+            return answer
         stored = str(self.info.get("format") or "csv").lower()
         wanted = canonical(fmt or self._fmt or ("pandas" if stored == "arrow" else stored))
         response = self._client._send("GET", f"/api/jobs/{self.id}/result", read_timeout=None)

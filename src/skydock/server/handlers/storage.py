@@ -124,7 +124,9 @@ def make_directory(
     path: PathParam,
     parents: Annotated[bool, Form(description="Also make missing parents.")] = False,
 ) -> dict[str, Any]:
-    return entry_json(services.storage_service().mkdir(caller, path, parents=parents))
+    return entry_json(
+        services.storage_service().mkdir(caller, path, parents=parents, exist_ok=parents)
+    )
 
 
 @router.post("/rmdir", summary="Remove a directory", status_code=204)

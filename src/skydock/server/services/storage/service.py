@@ -210,11 +210,19 @@ class StorageService:
                 f.write(chunk)
         return self.stat(caller, path)
 
-    def mkdir(self, caller: Principal, path: str, *, parents: bool = True) -> Entry:
+    def mkdir(
+        self, caller: Principal, path: str, *, parents: bool = True, exist_ok: bool = False
+    ) -> Entry:
+        """Make a folder; ``exist_ok`` (``mkdir -p``) lets an existing folder pass."""
         p = self._own(caller, path)
         if not p.parts:
+            if exist_ok:
+                return self.stat(caller, path)
             raise ConflictError("your home directory already exists")
-        if self._blobs.info(p.key) is not None:
+        existing = self._blobs.info(p.key)
+        if existing is not None and exist_ok and existing.is_dir:
+            return self.stat(caller, path)
+        if existing is not None:
             raise ConflictError(f"{self._show(caller, p)!r} already exists")
         parent = StoragePath(p.owner, p.parts[:-1])
         if not parents and self._blobs.info(parent.key) is None:
