@@ -20,6 +20,7 @@ def _register() -> None:
     from skydock.cli import (
         catalog,
         demo,
+        hub,
         jobs,
         mydb,
         nbtest,
@@ -27,6 +28,7 @@ def _register() -> None:
         remote,
         serve,
         storage,
+        up,
         user,
     )
 
@@ -35,6 +37,8 @@ def _register() -> None:
     app.add_typer(user.app, name="user")
     app.command("query")(query.query)
     app.command("serve")(serve.serve)
+    app.command("up")(up.up)
+    app.add_typer(hub.app, name="hub")
     # Against a server, through skydock.client:
     app.command("login")(remote.login)
     app.command("logout")(remote.logout)
