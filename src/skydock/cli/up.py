@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import IO, Annotated
+from typing import IO, Annotated, Any
 
 import httpx
 import typer
@@ -35,7 +35,8 @@ from skydock.jupyter.hubconfig import HubSettings, render_config
 HUB_ACCOUNT = "hub_service"
 HUB_TOKEN_TTL = timedelta(days=30)
 START_TIMEOUT_S = 120.0
-STOP_TIMEOUT_S = 30.0
+STOP_TIMEOUT_S = 60.0  # the hub stops each user server and service in turn
+DEBIAN_NODE_LIBS = "/usr/share/nodejs"
 REPO_NOTEBOOKS = Path(__file__).resolve().parents[3] / "notebooks"
 
 
@@ -77,15 +78,28 @@ def ensure_accounts(data_dir: Path, demo_user: str | None) -> Accounts:
     return Accounts(demo_user or "", password, token)
 
 
+def _route_paths(routes: list[Any], prefix: str = "") -> Iterator[str]:
+    """Every path under ``routes``, through included routers of any FastAPI version."""
+    for route in routes:
+        if isinstance(getattr(route, "path", None), str):
+            yield prefix + route.path
+        inner = getattr(route, "original_router", None)  # FastAPI >= 0.165
+        if inner is not None:
+            context = getattr(route, "include_context", None)
+            yield from _route_paths(inner.routes, prefix + getattr(context, "prefix", ""))
+
+
 def api_prefixes(data_dir: Path) -> tuple[str, ...]:
-    """The first path segment of every route the API serves, read from the app itself."""
+    """The first path segment of every route the API serves, read from the app itself.
+
+    Routes other branches add (``/sia``, ``/api/images``) are covered with no change here.
+    """
     from skydock.server.config import Config
     from skydock.server.main import create_app
 
     app = create_app(Config(data_dir=data_dir))
     found = set()
-    for route in app.routes:
-        path = getattr(route, "path", "")
+    for path in _route_paths(list(app.routes)):
         segment = path.strip("/").split("/")[0]
         if segment and "{" not in segment:
             found.add("/" + segment)
@@ -103,6 +117,15 @@ def storage_root(data_dir: Path) -> Path | None:
     return (storage.root or data_dir / STORAGE_DIR).resolve()
 
 
+def _node_path(existing: str | None) -> str:
+    """Debian's proxy needs its libraries in /usr/share/nodejs, which a Node.js not built
+    by Debian (NodeSource, nvm) does not search on its own."""
+    parts = [p for p in (existing or "").split(os.pathsep) if p]
+    if Path(DEBIAN_NODE_LIBS).is_dir() and DEBIAN_NODE_LIBS not in parts:
+        parts.append(DEBIAN_NODE_LIBS)
+    return os.pathsep.join(parts)
+
+
 def _wait_http(url: str, procs: list[subprocess.Popen[bytes]], what: str) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while True:
@@ -114,6 +137,13 @@ def _wait_http(url: str, procs: list[subprocess.Popen[bytes]], what: str) -> Non
         if time.monotonic() > deadline:
             raise RuntimeError(f"{what} did not answer {url} within {START_TIMEOUT_S:.0f} s")
         time.sleep(0.25)
+
+
+def _default_signals() -> None:
+    """Children get default SIGINT handling even when started from a shell's background
+    job (which ignores it, and the ignoring is inherited): the hub stops its servers and
+    services with SIGINT, and one ignoring it costs a timeout on every stop."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -129,6 +159,14 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(timeout=10)
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)  # anything left in its session
+
+
+def _stop_pid_file(path: Path) -> None:
+    """SIGTERM the proxy named in a pid file, if that pid still is a proxy."""
+    with contextlib.suppress(OSError, ValueError):
+        pid = int(path.read_text().strip())
+        if b"configurable-http-proxy" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            os.kill(pid, signal.SIGTERM)
 
 
 @dataclass
@@ -169,6 +207,7 @@ class Stack:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_default_signals,
         )
         self.procs.append(proc)
         return proc
@@ -202,6 +241,7 @@ class Stack:
         _wait_http(f"{self.api_url}/api/tables", self.procs, "skydock serve")
         hub_env = {
             **env,
+            "NODE_PATH": _node_path(env.get("NODE_PATH")),
             "SKYDOCK_HUB_API_TOKEN": self.accounts.hub_token,
             "CONFIGPROXY_AUTH_TOKEN": secrets.token_hex(32),
         }
@@ -212,6 +252,7 @@ class Stack:
     def stop(self) -> None:
         for proc in reversed(self.procs):  # the hub (and its servers, proxy) first
             _stop(proc)
+        _stop_pid_file(self.hub_dir / "proxy.pid")  # a proxy the hub could not stop
         self.procs.clear()
         for log in self._logs:
             log.close()
@@ -259,6 +300,7 @@ def up(
     stack = Stack(data_dir, host=host, port=port, demo_user=demo_user or None)
     stack.cull_timeout = cull_timeout
     signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
     try:
         typer.echo("starting the Skydock API, JupyterHub and the proxy ...")
         try:
@@ -274,6 +316,10 @@ def up(
     except KeyboardInterrupt:
         typer.echo("\nstopping ...")
     finally:
+        # A second Ctrl-C (impatient user, or a wrapper such as `uv run` forwarding it)
+        # must not abandon the children half-way.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         stack.stop()
     typer.echo("stopped")
 

@@ -117,7 +117,7 @@ c.JupyterHub.spawner_class = "skydock.jupyter.spawner.SkydockSpawner"
 c.Spawner.cmd = [sys.executable, "-m", "jupyterhub.singleuser"]
 c.SkydockSpawner.data_dir = {data_dir!r}
 c.SkydockSpawner.api_url = {api_url!r}
-c.SkydockSpawner.public_url = {public_url!r}
+c.SkydockSpawner.skydock_url = {public_url!r}
 c.SkydockSpawner.storage_root = {storage_root!r}
 c.SkydockSpawner.notebooks_fallback = {notebooks_fallback!r}
 """

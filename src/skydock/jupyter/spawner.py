@@ -47,7 +47,7 @@ class SkydockSpawner(SimpleLocalProcessSpawner):
     api_url = Unicode(
         "http://127.0.0.1:8000", config=True, help="Skydock API as the hub reaches it."
     )
-    public_url = Unicode(
+    skydock_url = Unicode(
         "",
         config=True,
         help="Skydock URL as notebooks reach it (SKYDOCK_URL); api_url when empty.",
@@ -73,7 +73,7 @@ class SkydockSpawner(SimpleLocalProcessSpawner):
         return self.admin_token or os.environ.get("SKYDOCK_HUB_API_TOKEN", "")
 
     def _base_url(self) -> str:
-        return (self.public_url or self.api_url).rstrip("/")
+        return (self.skydock_url or self.api_url).rstrip("/")
 
     def _layout(self) -> HomeLayout:
         data_dir = Path(self.data_dir).resolve()
@@ -100,6 +100,13 @@ class SkydockSpawner(SimpleLocalProcessSpawner):
         if token:
             self._skydock_token = None
             await SkydockApi(self.api_url).revoke(token)
+
+    def get_args(self) -> list[str]:
+        args: list[str] = super().get_args()
+        if os.geteuid() == 0:
+            # Containers and CI often run everything as root; the server refuses unless told.
+            args.append("--ServerApp.allow_root=True")
+        return args
 
     def user_env(self, env: dict[str, str]) -> dict[str, str]:
         env = super().user_env(env)
