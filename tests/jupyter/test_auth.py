@@ -24,9 +24,7 @@ def test_good_password_is_accepted(live: LiveServer, users: dict[str, str]) -> N
     assert _login(live.url, "alice", users["alice"]) == "alice"
 
 
-def test_bad_password_and_unknown_user_are_refused(
-    live: LiveServer, users: dict[str, str]
-) -> None:
+def test_bad_password_and_unknown_user_are_refused(live: LiveServer, users: dict[str, str]) -> None:
     assert _login(live.url, "alice", users["bob"]) is None
     assert _login(live.url, "nobody", "whatever-password") is None
     assert _login(live.url, "alice", "") is None

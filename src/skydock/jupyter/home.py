@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import configparser
 import contextlib
+import json
 import os
 import shutil
 import tempfile
@@ -69,6 +70,24 @@ def datalab_conf(username: str, token: str, base_url: str) -> str:
         return f.read()
 
 
+# JupyterLab settings a new home starts with (the user may change them): start the
+# notebook's own kernel without asking, and never fetch news (the platform may be offline).
+LAB_DEFAULTS = {
+    "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"autoStartDefaultKernel": True},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false"},
+}
+
+
+def lab_defaults(home: Path) -> None:
+    """Write the JupyterLab defaults that are not there yet; never overwrite a choice."""
+    settings = home / ".jupyter" / "lab" / "user-settings"
+    for name, values in LAB_DEFAULTS.items():
+        path = settings / name
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(values, indent=2) + "\n")
+
+
 def prepare_home(layout: HomeLayout, username: str, token: str, base_url: str) -> None:
     """Create the home, its links, and the login files both clients read.
 
@@ -83,6 +102,7 @@ def prepare_home(layout: HomeLayout, username: str, token: str, base_url: str) -
     write_private(home / ".datalab" / f"id_token.{username}", token)
     write_private(home / ".datalab" / "dl.conf", datalab_conf(username, token, base_url))
     write_private(home / ".skydock" / "token", token)
+    lab_defaults(home)
     if layout.storage is not None:
         layout.storage.mkdir(parents=True, exist_ok=True)
         link(home / "storage", layout.storage)

@@ -89,7 +89,6 @@ c.JupyterHub.authenticator_class = "skydock.jupyter.auth.SkydockAuthenticator"
 c.SkydockAuthenticator.api_url = {api_url!r}
 c.Authenticator.allow_all = True
 c.Authenticator.admin_users = {admin_users!r}
-c.JupyterHub.default_url = "/hub/home"
 
 # Idle servers are stopped by jupyterhub-idle-culler, a hub-managed service.
 c.JupyterHub.services = [

@@ -1,0 +1,178 @@
+"""The whole stack as ``skydock up`` runs it: API + JupyterHub + configurable-http-proxy on
+one 127.0.0.1 port, a demo account, real spawned JupyterLab servers, and a real browser.
+
+One module-scoped stack is shared by every test here (starting it costs tens of seconds);
+its teardown checks that stopping it leaves none of its processes behind.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+
+from skydock.cli.up import Stack, free_port
+from tests.browser import artifact, chromium
+
+pytestmark = pytest.mark.slow
+
+ROWS = 20_000
+SPAWN_TIMEOUT_S = 150.0
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    from skydock.demo.build import build_demo
+
+    data_dir = tmp_path_factory.mktemp("hub") / "data"
+    build_demo(data_dir, only="objects", rows=ROWS, progress=False)
+    s = Stack(data_dir, port=free_port(), cull_timeout=600)
+    s.start()
+    try:
+        yield s
+    finally:
+        family = [psutil.Process(p.pid) for p in s.procs if p.poll() is None]
+        family += [c for p in list(family) for c in p.children(recursive=True)]
+        s.stop()
+        _, alive = psutil.wait_procs(family, timeout=10)
+        assert not alive, f"left running after stop: {[p.cmdline() for p in alive]}"
+
+
+def _password(stack: Stack) -> str:
+    assert stack.accounts is not None and stack.accounts.demo_password
+    return stack.accounts.demo_password
+
+
+def _xsrf(http: httpx.Client) -> str:
+    page = http.get("/hub/login")
+    found = re.search(r'name="_xsrf" value="([^"]+)"', page.text)
+    assert found, page.text[:500]
+    return found.group(1)
+
+
+def _login(stack: Stack, password: str) -> tuple[httpx.Client, httpx.Response]:
+    http = httpx.Client(base_url=stack.url, follow_redirects=True, timeout=60)
+    r = http.post(
+        "/hub/login", data={"username": "demo", "password": password, "_xsrf": _xsrf(http)}
+    )
+    return http, r
+
+
+def _server_process(stack: Stack) -> psutil.Process:
+    """The demo user's single-user server, a child of the hub, once it answers."""
+    hub = psutil.Process(stack.procs[-1].pid)
+    deadline = time.monotonic() + SPAWN_TIMEOUT_S
+    while time.monotonic() < deadline:
+        for child in hub.children(recursive=True):
+            try:
+                env = child.environ()
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                continue
+            if env.get("JUPYTERHUB_USER") == "demo" and "jupyterhub.singleuser" in " ".join(
+                child.cmdline()
+            ):
+                return child
+        time.sleep(0.5)
+    pytest.fail("the demo user's server did not start")
+
+
+def test_one_origin_serves_api_tap_docs_and_hub(stack: Stack) -> None:
+    http = httpx.Client(base_url=stack.url, timeout=30)
+    tables = http.get("/api/tables")
+    assert tables.status_code == 200
+    assert "demo.objects" in tables.text
+    assert http.get("/tap/capabilities").status_code == 200
+    assert http.get("/docs").status_code == 200
+    assert http.get("/openapi.json").json()["info"]["title"] == "Skydock"
+    assert http.get("/auth").text.lower().startswith("hello world")  # Data Lab isAlive
+    landing = http.get("/", follow_redirects=True)
+    assert landing.url.path == "/hub/login"
+    assert 'name="password"' in landing.text
+
+
+def test_hub_login_accepts_the_password_and_refuses_others(stack: Stack) -> None:
+    _, bad = _login(stack, "not-the-password")
+    assert bad.status_code == 403
+    assert "Invalid username or password" in bad.text
+    _, good = _login(stack, _password(stack))
+    assert good.status_code == 200
+    assert good.url.path == "/hub/home"
+
+
+def test_spawned_server_has_url_and_working_token(stack: Stack) -> None:
+    http, _ = _login(stack, _password(stack))
+    http.get("/hub/spawn", timeout=SPAWN_TIMEOUT_S)
+    server = _server_process(stack)
+    env = server.environ()
+    assert env["SKYDOCK_URL"] == stack.url
+    home = Path(env["HOME"])
+    assert home == stack.data_dir / "home" / "demo"
+    token = env["SKYDOCK_TOKEN"]
+    who = httpx.get(
+        f"{stack.url}/api/auth/whoami", headers={"Authorization": f"Bearer {token}"}, timeout=30
+    ).json()
+    assert who == {"username": "demo", "anonymous": False, "admin": False}
+    assert (home / "storage").resolve() == (stack.data_dir / "storage" / "demo").resolve()
+    assert (home / "notebooks-latest" / "01_GettingStarted" / "FirstQuery.ipynb").exists()
+    assert str(stack.data_dir / "jupyter") in env["JUPYTER_PATH"].split(":")
+
+    # The unmodified Data Lab client, in the server's own environment, with no login.
+    script = (
+        "import json\nfrom dl import authClient as ac, queryClient as qc\n"
+        "n = qc.query(sql='SELECT count(*) AS n FROM demo.objects', fmt='csv')\n"
+        "print(json.dumps([ac.whoAmI(), n.splitlines()[1]]))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        cwd=home,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.splitlines()[-1]) == ["demo", str(ROWS)]
+
+
+def test_browser_runs_getting_started(stack: Stack) -> None:
+    """Log in as demo in Chromium, open the Getting Started notebook, run it, see a table."""
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(SPAWN_TIMEOUT_S * 1000)
+        try:
+            page.goto(f"{stack.url}/")
+            page.fill("input[name=username]", "demo")
+            page.fill("input[name=password]", _password(stack))
+            page.click("input[type=submit], button[type=submit]")
+            page.wait_for_url(re.compile(r".*/user/demo/lab.*"))
+            page.goto(
+                f"{stack.url}/user/demo/lab/tree/notebooks-latest/01_GettingStarted/"
+                "FirstQuery.ipynb"
+            )
+            page.wait_for_selector(".jp-Notebook .jp-Cell")
+            page.get_by_text(re.compile(r"Python 3 \(ipykernel\) \| Idle")).wait_for()
+            page.click("li.lm-MenuBar-item:has-text('Run')")
+            page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+            # The last cell's answer: the aggregate as a rendered pandas table.
+            table = page.wait_for_selector(".jp-OutputArea-output table.dataframe >> nth=-1")
+            assert table is not None
+            page.wait_for_function(
+                "document.querySelectorAll('.jp-OutputArea-output table.dataframe').length >= 2"
+            )
+            text = page.inner_text(".jp-Notebook")
+            assert "Traceback" not in text
+            assert "objects" in text
+            headers = page.eval_on_selector_all(
+                ".jp-OutputArea-output table.dataframe th", "els => els.map(e => e.innerText)"
+            )
+            assert "ra" in headers and "n" in headers
+        finally:
+            page.screenshot(path=str(artifact("hub-getting-started.png")), full_page=True)
