@@ -11,9 +11,11 @@ RUN := $(UV) run --frozen --all-extras
 
 # Debian packages the test suite drives for real, as package:probe (a command on PATH or
 # a file): STILTS validates our VOTables, Chromium runs the browser tests (Playwright drives
-# the system binary), PostgreSQL 15 (+ Q3C for the benchmarks) backs the metadata-database tests.
+# the system binary), PostgreSQL 15 (+ Q3C for the benchmarks) backs the metadata-database tests,
+# configurable-http-proxy is JupyterHub's front door in `make up` and the hub tests.
 APT_PACKAGES := stilts:stilts \
 	chromium:chromium \
+	node-configurable-http-proxy:configurable-http-proxy \
 	postgresql-15:/usr/lib/postgresql/15/bin/postgres \
 	postgresql-15-q3c:/usr/share/postgresql/15/extension/q3c.control
 
@@ -27,8 +29,9 @@ sync: uv
 demo: sync
 	@$(RUN) skydock demo build --data-dir $(DATA_DIR) --if-missing
 
-up: demo
-	@$(RUN) skydock serve --data-dir $(DATA_DIR) --host $(HOST) --port $(PORT)
+# API + JupyterHub + proxy on one URL, a demo account; Ctrl-C stops everything.
+up: demo system-deps
+	@$(RUN) skydock up --data-dir $(DATA_DIR) --host $(HOST) --port $(PORT)
 
 lint: sync
 	$(RUN) ruff check src tests $(wildcard benchmarks)

@@ -276,6 +276,9 @@ class Stack:
 
 
 def _interrupt(signum: int, frame: object) -> None:
+    # Ignore further signals first: `uv run` or `make` forward the same Ctrl-C again.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
