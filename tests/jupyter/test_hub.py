@@ -104,7 +104,8 @@ def test_hub_login_accepts_the_password_and_refuses_others(stack: Stack) -> None
     assert "Invalid username or password" in bad.text
     _, good = _login(stack, _password(stack))
     assert good.status_code == 200
-    assert good.url.path == "/hub/home"
+    # Logged in: straight on to the user's server (spawning it if needed).
+    assert good.url.path.startswith(("/hub/spawn", "/user/demo/")), good.url
 
 
 def test_spawned_server_has_url_and_working_token(stack: Stack) -> None:
