@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -177,3 +178,50 @@ def test_browser_runs_getting_started(stack: Stack) -> None:
             assert "ra" in headers and "n" in headers
         finally:
             page.screenshot(path=str(artifact("hub-getting-started.png")), full_page=True)
+
+
+def test_idle_culler_runs_as_a_hub_service(stack: Stack) -> None:
+    hub = psutil.Process(stack.procs[-1].pid)
+    commands = [" ".join(c.cmdline()) for c in hub.children(recursive=True)]
+    assert any("jupyterhub_idle_culler" in c and "--timeout=600" in c for c in commands), commands
+
+
+def test_skydock_up_stops_everything_on_ctrl_c(tmp_path: Path) -> None:
+    """The command itself: prints the URL and login, then SIGINT leaves nothing running."""
+    from skydock.demo.build import build_demo
+
+    data_dir = tmp_path / "data"
+    build_demo(data_dir, only="objects", rows=2000, progress=False)
+    port = free_port()
+    exe = str(Path(sys.executable).with_name("skydock"))
+    up = subprocess.Popen(
+        [exe, "up", "--data-dir", str(data_dir), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert up.stdout is not None
+    said = []
+    try:
+        for line in up.stdout:
+            said.append(line)
+            if "Ctrl-C stops everything" in line:
+                break
+        text = "".join(said)
+        assert f"Skydock is up on http://127.0.0.1:{port}" in text, text
+        password = (data_dir / "hub" / "demo-password").read_text().strip()
+        assert f"demo / {password}" in text  # shown once, on creation
+        family = psutil.Process(up.pid).children(recursive=True)
+        family += [c for p in list(family) for c in p.children(recursive=True)]
+        assert httpx.get(f"http://127.0.0.1:{port}/api/tables", timeout=30).status_code == 200
+        up.send_signal(signal.SIGINT)
+        rest, _ = up.communicate(timeout=120)
+    finally:
+        if up.poll() is None:
+            up.kill()
+    assert up.returncode == 0, rest
+    assert "stopped" in rest
+    _, alive = psutil.wait_procs(family, timeout=10)
+    assert not alive, [p.cmdline() for p in alive]
+    assert password not in (data_dir / "hub" / "logs" / "hub.log").read_text()
+    assert password not in (data_dir / "hub" / "logs" / "api.log").read_text()
