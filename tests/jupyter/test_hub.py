@@ -21,6 +21,7 @@ import psutil
 import pytest
 
 from skydock.cli.up import Stack, free_port
+from skydock.server.services.auth import AuthService
 from tests.browser import artifact, chromium
 
 pytestmark = pytest.mark.slow
@@ -45,6 +46,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         s.stop()
         _, alive = psutil.wait_procs(family, timeout=10)
         assert not alive, f"left running after stop: {[p.cmdline() for p in alive]}"
+        assert s.accounts is not None
+        assert not _auth(data_dir).token_is_live(s.accounts.hub_token)  # revoked on stop
+
+
+def _auth(data_dir: Path) -> AuthService:
+    from skydock.server.config import Config
+    from skydock.server.factory import Factory
+
+    return Factory(Config(data_dir=data_dir)).auth_service()
 
 
 def _password(stack: Stack) -> str:

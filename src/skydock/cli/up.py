@@ -250,9 +250,21 @@ class Stack:
         _wait_http(f"{self.url}/api/tables", self.procs, "the proxy's route to the API")
 
     def stop(self) -> None:
-        for proc in reversed(self.procs):  # the hub (and its servers, proxy) first
+        if not self.procs:
+            return
+        api, *hub = self.procs
+        for proc in reversed(hub):  # the hub (and its servers, services, proxy) first
             _stop(proc)
         _stop_pid_file(self.hub_dir / "proxy.pid")  # a proxy the hub could not stop
+        if self.accounts and api.poll() is None:
+            # The hub's token dies with the hub rather than living out its 30 days.
+            with contextlib.suppress(httpx.HTTPError):
+                httpx.post(
+                    f"{self.api_url}/api/auth/logout",
+                    headers={"Authorization": f"Bearer {self.accounts.hub_token}"},
+                    timeout=10,
+                )
+        _stop(api)
         self.procs.clear()
         for log in self._logs:
             log.close()
