@@ -86,3 +86,16 @@ def test_cli_prints_a_config_and_refuses_unknown_spawners(tmp_path: Path) -> Non
     assert bad.exit_code == 2
     said = " ".join(bad.output.replace("│", " ").split())  # rich draws a wrapped box
     assert "'docker'" in said and "local, kube, batch" in said
+
+
+def test_stack_urls_for_a_public_front_door() -> None:
+    from skydock.cli.up import Stack
+
+    local = Stack(Path("d"), host="127.0.0.1", port=8000)
+    assert local.url == local.bind_url == "http://127.0.0.1:8000"
+    everywhere = Stack(Path("d"), host="0.0.0.0", port=8080)
+    assert everywhere.bind_url == "http://0.0.0.0:8080"
+    assert everywhere.url == "http://127.0.0.1:8080"  # reachable, unlike 0.0.0.0 elsewhere
+    named = Stack(Path("d"), host="0.0.0.0", port=8080, public_url="https://sky.example.org/")
+    assert named.url == "https://sky.example.org"
+    assert named.local_url == "http://127.0.0.1:8080"

@@ -184,9 +184,25 @@ class Stack:
     api_url: str = ""
     _logs: list[IO[bytes]] = field(default_factory=list)
 
+    public_url: str | None = None
+
+    @property
+    def bind_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        """The one base URL users, notebooks and TOPCAT use."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def local_url(self) -> str:
+        """Where this machine reaches the front door (for the start-up checks)."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
 
     @property
     def hub_dir(self) -> Path:
@@ -228,7 +244,7 @@ class Stack:
             data_dir=self.data_dir,
             api_url=self.api_url,
             public_url=self.url,
-            bind_url=self.url,
+            bind_url=self.bind_url,
             hub_port=free_port(),
             proxy_api_port=free_port(),
             api_prefixes=api_prefixes(self.data_dir),
@@ -246,8 +262,8 @@ class Stack:
             "CONFIGPROXY_AUTH_TOKEN": secrets.token_hex(32),
         }
         self._spawn("hub", [sys.executable, "-m", "jupyterhub", "-f", str(config)], hub_env)
-        _wait_http(f"{self.url}/hub/api", self.procs, "JupyterHub")
-        _wait_http(f"{self.url}/api/tables", self.procs, "the proxy's route to the API")
+        _wait_http(f"{self.local_url}/hub/api", self.procs, "JupyterHub")
+        _wait_http(f"{self.local_url}/api/tables", self.procs, "the proxy's route to the API")
 
     def stop(self) -> None:
         if not self.procs:
@@ -306,6 +322,10 @@ def up(
     cull_timeout: Annotated[
         int, typer.Option(help="Seconds of inactivity before a notebook server is stopped.")
     ] = 3600,
+    public_url: Annotated[
+        str | None,
+        typer.Option(help="The URL users reach the front door at, if not http://HOST:PORT."),
+    ] = None,
 ) -> None:
     """Start the API, JupyterHub and the proxy on one URL; Ctrl-C stops everything."""
     from skydock.engine.catalog import CatalogStore
@@ -314,6 +334,7 @@ def up(
         typer.echo(f"no catalogs in {data_dir}: run `skydock demo build` (or `make up`) first")
     stack = Stack(data_dir, host=host, port=port, demo_user=demo_user or None)
     stack.cull_timeout = cull_timeout
+    stack.public_url = public_url
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGINT, _interrupt)
     try:
