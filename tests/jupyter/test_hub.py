@@ -37,8 +37,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     data_dir = tmp_path_factory.mktemp("hub") / "data"
     build_demo(data_dir, only="objects", rows=ROWS, progress=False)
     s = Stack(data_dir, port=free_port(), cull_timeout=600)
-    s.start()
     try:
+        s.start()
         yield s
     finally:
         family = [psutil.Process(p.pid) for p in s.procs if p.poll() is None]
