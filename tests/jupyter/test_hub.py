@@ -69,10 +69,12 @@ def _xsrf(http: httpx.Client) -> str:
     return found.group(1)
 
 
-def _login(stack: Stack, password: str) -> tuple[httpx.Client, httpx.Response]:
+def _login(
+    stack: Stack, password: str, username: str = "demo"
+) -> tuple[httpx.Client, httpx.Response]:
     http = httpx.Client(base_url=stack.url, follow_redirects=True, timeout=60)
     r = http.post(
-        "/hub/login", data={"username": "demo", "password": password, "_xsrf": _xsrf(http)}
+        "/hub/login", data={"username": username, "password": password, "_xsrf": _xsrf(http)}
     )
     return http, r
 
@@ -117,6 +119,26 @@ def test_hub_login_accepts_the_password_and_refuses_others(stack: Stack) -> None
     assert good.status_code == 200
     # Logged in: straight on to the user's server (spawning it if needed).
     assert good.url.path.startswith(("/hub/spawn", "/user/demo/")), good.url
+
+
+def test_hub_shares_the_apis_lockout(stack: Stack) -> None:
+    """Wrong passwords through the hub lock the account in the API too, and the hub's
+    refusal then says why; the API refuses the right password as well."""
+    auth = _auth(stack.data_dir)
+    auth.add_user("locky", "locky-password")
+    limit = auth.policy.max_failed_logins
+    for _ in range(limit):
+        _, r = _login(stack, "wrong-password", username="locky")
+        assert r.status_code == 403
+    _, locked = _login(stack, "locky-password", username="locky")
+    assert locked.status_code == 429
+    assert "try again" in locked.text.lower() or "locked" in locked.text.lower(), locked.text
+    api = httpx.post(
+        f"{stack.url}/api/auth/login",
+        data={"username": "locky", "password": "locky-password"},
+        timeout=30,
+    )
+    assert api.status_code == 429
 
 
 def test_spawned_server_has_url_and_working_token(stack: Stack) -> None:
