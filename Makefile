@@ -9,12 +9,13 @@ RUN := $(UV) run --frozen --all-extras
 
 .PHONY: up test lint pytest nbtest bench demo sync uv system-deps clean
 
-# Debian packages the test suite drives for real, as package:probe (a command on PATH or
-# a file): STILTS validates our VOTables, Chromium runs the browser tests (Playwright drives
-# the system binary), PostgreSQL 15 (+ Q3C for the benchmarks) backs the metadata-database tests,
-# git is the notebook collection's remote in the deploy and webhook tests.
-APT_PACKAGES := stilts:stilts \
-	git:git \
+# Debian packages, as package:probe (a command on PATH or a file). The platform needs git
+# (the notebook collection's remote) and configurable-http-proxy (JupyterHub's front door).
+# The tests also drive STILTS (validates our VOTables), Chromium (browser tests; Playwright
+# drives the system binary) and PostgreSQL 15 (+ Q3C for the benchmarks).
+UP_PACKAGES := git:git node-configurable-http-proxy:configurable-http-proxy
+APT_PACKAGES := $(UP_PACKAGES) \
+	stilts:stilts \
 	chromium:chromium \
 	postgresql-15:/usr/lib/postgresql/15/bin/postgres \
 	postgresql-15-q3c:/usr/share/postgresql/15/extension/q3c.control
@@ -29,8 +30,10 @@ sync: uv
 demo: sync
 	@$(RUN) skydock demo build --data-dir $(DATA_DIR) --if-missing
 
+# API + JupyterHub + proxy on one URL, a demo account; Ctrl-C stops everything.
 up: demo
-	@$(RUN) skydock serve --data-dir $(DATA_DIR) --host $(HOST) --port $(PORT)
+	@$(MAKE) --no-print-directory system-deps APT_PACKAGES="$(UP_PACKAGES)"
+	@$(RUN) skydock up --data-dir $(DATA_DIR) --host $(HOST) --port $(PORT)
 
 lint: sync
 	$(RUN) ruff check src tests $(wildcard benchmarks)

@@ -21,6 +21,7 @@ def _register() -> None:
         catalog,
         classes,
         demo,
+        hub,
         images,
         jobs,
         kernel,
@@ -31,6 +32,7 @@ def _register() -> None:
         remote,
         serve,
         storage,
+        up,
         user,
     )
 
@@ -43,6 +45,8 @@ def _register() -> None:
     app.add_typer(images.app, name="images")
     app.command("query")(query.query)
     app.command("serve")(serve.serve)
+    app.command("up")(up.up)
+    app.add_typer(hub.app, name="hub")
     # Against a server, through skydock.client:
     app.command("login")(remote.login)
     app.command("logout")(remote.logout)
