@@ -52,7 +52,7 @@ system-deps:
 	fi
 
 pytest: sync system-deps
-	$(RUN) pytest -q -n auto || { rc=$$?; [ $$rc -eq 5 ] && echo "pytest collected no tests" ; exit $$rc; }
+	$(RUN) pytest -q -n auto --dist loadgroup || { rc=$$?; [ $$rc -eq 5 ] && echo "pytest collected no tests" ; exit $$rc; }
 
 # The notebook collection against a throwaway server: the demo tables it needs, one account
 # (demo), `skydock serve` on a free 127.0.0.1 port, then `skydock nbtest --as demo`.

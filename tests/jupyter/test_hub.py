@@ -24,7 +24,8 @@ from skydock.cli.up import Stack, free_port
 from skydock.server.services.auth import AuthService
 from tests.browser import artifact, chromium
 
-pytestmark = pytest.mark.slow
+# One hub for the module: every test of it runs on the same xdist worker.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("hub")]
 
 ROWS = 20_000
 SPAWN_TIMEOUT_S = 150.0

@@ -16,7 +16,8 @@ from skydock.server.services.auth import AuthPolicy, AuthService
 from skydock.server.storage.metadata import Database
 from tests.server.conftest import serve
 
-pytestmark = pytest.mark.integration
+# One PostgreSQL server for the module, on one xdist worker.
+pytestmark = [pytest.mark.integration, pytest.mark.xdist_group("postgres")]
 
 SMALL = Tuning(
     shared_buffers="128MB",
