@@ -4,6 +4,7 @@ name classes that import: the local default, KubeSpawner and batchspawner/wrapsp
 from __future__ import annotations
 
 import importlib
+import os
 from pathlib import Path
 
 import pytest
@@ -16,9 +17,16 @@ from skydock.jupyter.hubconfig import SPAWNERS, HubSettings, api_routes, render_
 
 
 def _load(text: str, tmp_path: Path) -> TraitletsConfig:
+    """Load the config as JupyterHub would; the environment it sets is put back after,
+    or ``SKYDOCK_PUBLIC_URL`` would reach every later server this worker starts."""
     path = tmp_path / "jupyterhub_config.py"
     path.write_text(text)
-    loaded: TraitletsConfig = PyFileConfigLoader(path.name, path=str(tmp_path)).load_config()
+    saved = dict(os.environ)
+    try:
+        loaded: TraitletsConfig = PyFileConfigLoader(path.name, path=str(tmp_path)).load_config()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
     return loaded
 
 
