@@ -10,8 +10,8 @@ from skydock.cli.options import DataDir
 from skydock.demo import DEFAULT_ROWS, DEFAULT_SEED, DEFAULT_SPECTRA, MAX_ROWS, TABLES
 
 app = typer.Typer(
-    help="Demo catalogs: a synthetic survey with simulated spectra, a deep field with a hidden dwarf galaxy, "
-    "and Hipparcos, Gaia and OpenNGC from PyPI packages.",
+    help="Demo catalogs: a synthetic survey with simulated spectra, a deep field with a "
+    "hidden dwarf galaxy, and Hipparcos, Gaia and OpenNGC from PyPI packages.",
     no_args_is_help=True,
 )
 

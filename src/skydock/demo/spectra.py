@@ -85,7 +85,7 @@ SKY_LINES = (5578.9, 5891.6, 5897.6, 6301.7, 6365.5, 6865.0, 7246.0, 7341.0, 736
 
 
 def wavelength_grid() -> np.ndarray:
-    return WAVE_MIN + WAVE_STEP * np.arange(int(round((WAVE_MAX - WAVE_MIN) / WAVE_STEP)) + 1)
+    return WAVE_MIN + WAVE_STEP * np.arange(round((WAVE_MAX - WAVE_MIN) / WAVE_STEP) + 1)
 
 
 def _gauss(wave: np.ndarray, centre: np.ndarray, sigma: np.ndarray) -> np.ndarray:

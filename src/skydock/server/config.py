@@ -147,6 +147,20 @@ class TapConfig(BaseModel):
     )
 
 
+class SpectraConfig(BaseModel):
+    """Spectra served from ``<data_dir>/spectra`` by ``/api/spectra``."""
+
+    model_config = {"extra": "forbid"}
+
+    max_spectra: int = Field(
+        default=5000, gt=0, description="Spectra returned at most by one request."
+    )
+    default_collection: str = Field(
+        default="demo.specobj",
+        description="The catalog table whose spectra a request without 'collection' reads.",
+    )
+
+
 class Config(BaseSettings):
     """Everything a Skydock server needs to start."""
 
@@ -170,3 +184,4 @@ class Config(BaseSettings):
     mydb: MyDBConfig = Field(default_factory=MyDBConfig)
     storage: StorageConfig = Field(default_factory=LocalStorageConfig)
     tap: TapConfig = Field(default_factory=TapConfig)
+    spectra: SpectraConfig = Field(default_factory=SpectraConfig)

@@ -14,7 +14,7 @@ from skydock import __version__
 from skydock.server import logs
 from skydock.server.config import Config
 from skydock.server.factory import Factory
-from skydock.server.handlers import auth, errors, jobs, mydb, query, storage, tap, uws
+from skydock.server.handlers import auth, errors, jobs, mydb, query, spectra, storage, tap, uws
 from skydock.server.handlers.datalab import auth as dl_auth
 from skydock.server.handlers.datalab import query as dl_query
 from skydock.server.handlers.datalab import storage as dl_storage
@@ -50,6 +50,7 @@ def create_app(config: Config | None = None) -> FastAPI:
         jobs.router,
         mydb.router,
         storage.router,
+        spectra.router,
         dl_auth.router,
         dl_query.router,
         dl_storage.router,
