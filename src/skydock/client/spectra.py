@@ -49,15 +49,20 @@ def metadata_columns(table: pa.Table) -> list[str]:
     return [c for c in table.column_names if c not in ARRAYS]
 
 
+def _rows(table: pa.Table) -> Any:
+    """The catalog columns as an astropy Table (the binary grid stays out of its meta)."""
+    rows = to_astropy(table.select(metadata_columns(table)).replace_schema_metadata(None))
+    rows.meta.pop("overflow", None)
+    return rows
+
+
 def to_astropy_spectra(table: pa.Table) -> Any:
     """An astropy Table: catalog columns, 2-D flux/ivar/mask/model with units, and the
     wavelength grid as a Quantity in ``meta['wavelength']``."""
     import astropy.units as u
 
     units = spectra_units(table)
-    out = to_astropy(table.select(metadata_columns(table)))
-    for key in (k.decode() for k in (table.schema.metadata or {})):
-        out.meta.pop(key, None)
+    out = _rows(table)
     for name in ARRAYS:
         out[name] = spectra_array(table, name)
         if name != "mask" and units.get(name):
@@ -80,9 +85,7 @@ def to_specutils(table: pa.Table) -> Any:
     flux_unit = u.Unit(units.get("flux", "1e-17 erg / (Angstrom cm2 s)"))
     flux = spectra_array(table, "flux") * flux_unit
     ivar = InverseVariance(spectra_array(table, "ivar"), unit=flux_unit**-2)
-    rows = to_astropy(table.select(metadata_columns(table)))
-    for key in (k.decode() for k in (table.schema.metadata or {})):
-        rows.meta.pop(key, None)
+    rows = _rows(table)
     return spectrum_class(
         flux=flux,
         spectral_axis=wavelength(table) * u.Unit(units.get("wavelength", "Angstrom")),
