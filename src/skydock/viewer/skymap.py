@@ -33,20 +33,20 @@ def _check_order(order: int) -> int:
     return order
 
 
-def _spread(v: np.ndarray) -> np.ndarray:
-    """Bits of ``v`` moved to the even positions (b0 b1 b2 → b0 0 b1 0 b2)."""
+def _spread(v: np.ndarray, nbits: int = 30) -> np.ndarray:
+    """The low ``nbits`` bits of ``v`` moved to the even positions (b0 b1 → b0 0 b1)."""
     v = v.astype(np.uint64)
     out = np.zeros_like(v)
-    for bit in range(30):
+    for bit in range(nbits):
         out |= ((v >> np.uint64(bit)) & np.uint64(1)) << np.uint64(2 * bit)
     return out
 
 
-def _compact(v: np.ndarray) -> np.ndarray:
+def _compact(v: np.ndarray, nbits: int = 30) -> np.ndarray:
     """The even bits of ``v`` packed together (the inverse of :func:`_spread`)."""
     v = v.astype(np.uint64)
     out = np.zeros_like(v)
-    for bit in range(30):
+    for bit in range(nbits):
         out |= ((v >> np.uint64(2 * bit)) & np.uint64(1)) << np.uint64(bit)
     return out
 
@@ -58,8 +58,8 @@ def pixel_centres(order: int, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarra
     pix = np.asarray(pixels, dtype=np.int64)
     face = pix // npface
     within = (pix % npface).astype(np.uint64)
-    ix = _compact(within).astype(np.int64)
-    iy = _compact(within >> np.uint64(1)).astype(np.int64)
+    ix = _compact(within, order).astype(np.int64)
+    iy = _compact(within >> np.uint64(1), order).astype(np.int64)
     jr = _JRLL[face] * nside - ix - iy - 1
     nr = np.where(jr < nside, jr, np.where(jr > 3 * nside, 4 * nside - jr, nside))
     z = np.where(
@@ -104,7 +104,7 @@ def pixel_of(order: int, ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
     face = np.where(equatorial, face_eq, face_c)
     ix = np.where(equatorial, ix_eq, ix_c)
     iy = np.where(equatorial, iy_eq, iy_c)
-    nested = _spread(ix) | (_spread(iy) << np.uint64(1))
+    nested = _spread(ix, order) | (_spread(iy, order) << np.uint64(1))
     return face.astype(np.int64) * nside * nside + nested.astype(np.int64)
 
 
@@ -154,7 +154,7 @@ def plot_skymap(
     title: str | None = None,
     ax: Any = None,
     cmap: str = "viridis",
-    resolution: int = 900,
+    resolution: int = 600,
     show_plane: bool = True,
 ) -> Any:
     """Draw counts per nested pixel on a Mollweide sky (ICRS, east to the left).
