@@ -180,3 +180,14 @@ def test_demo_lines_sit_at_the_redshift(spectra_dir: Path) -> None:
     # The fitted redshift agrees with the truth within a few of its errors.
     pull = (spec["z"] - spec["z_true"]) / spec["zerr"]
     assert np.abs(pull).max() < 6
+
+
+def test_specobj_needs_objects_first(tmp_path: Path) -> None:
+    from skydock.demo import build
+    from skydock.errors import CatalogError
+
+    outcomes = build.build_demo(tmp_path, only="specobj", progress=False)
+    assert outcomes[0].status == "skipped" and "build it first" in outcomes[0].note
+    assert not (tmp_path / "spectra").exists()
+    with pytest.raises(CatalogError, match="--spectra must be between 1 and 100,000"):
+        build.build_demo(tmp_path, only="specobj", spectra_count=0, progress=False)
