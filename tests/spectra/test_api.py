@@ -105,6 +105,10 @@ def test_get_one_spectrum_as_json_keeps_the_id(
     assert read(arrow).column("targetid").to_pylist() == [some_ids[0]]
     listed = httpx.get(f"{spectra_server.url}/api/spectra").json()
     assert listed["collections"] == ["demo.specobj"]
+    bad = httpx.get(f"{spectra_server.url}/api/spectra/1.5e18")
+    assert bad.status_code == 400 and "not a whole number" in bad.json()["message"]
+    bad = httpx.get(f"{spectra_server.url}/api/spectra/{some_ids[0]}", params={"format": "csv"})
+    assert bad.status_code == 400 and "format" in bad.json()["message"]
 
 
 @pytest.mark.parametrize(

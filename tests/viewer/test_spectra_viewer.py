@@ -134,6 +134,7 @@ def test_answers_saved_to_storage_and_mydb(spectra: pa.Table, spectra_server: Li
         viewer = SpectraViewer.from_client(
             c, ids=spectra.column("targetid").to_pylist()[:4], cutouts=False
         )
+        assert c.token and c.token not in viewer.html()  # a saved page never holds a token
         viewer.set_answer(1, 2, "low S/N")
         viewer.save_answers(c, "vos://vi/inspection.csv")
         text = c.get("vos://vi/inspection.csv").decode()
