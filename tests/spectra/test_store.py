@@ -189,5 +189,5 @@ def test_specobj_needs_objects_first(tmp_path: Path) -> None:
     outcomes = build.build_demo(tmp_path, only="specobj", progress=False)
     assert outcomes[0].status == "skipped" and "build it first" in outcomes[0].note
     assert not (tmp_path / "spectra").exists()
-    with pytest.raises(CatalogError, match="--spectra must be between 1 and 100,000"):
+    with pytest.raises(CatalogError, match="--spectra must be between 1 and 20,000"):
         build.build_demo(tmp_path, only="specobj", spectra_count=0, progress=False)

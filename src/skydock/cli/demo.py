@@ -7,7 +7,14 @@ from typing import Annotated
 import typer
 
 from skydock.cli.options import DataDir
-from skydock.demo import DEFAULT_ROWS, DEFAULT_SEED, DEFAULT_SPECTRA, MAX_ROWS, TABLES
+from skydock.demo import (
+    DEFAULT_ROWS,
+    DEFAULT_SEED,
+    DEFAULT_SPECTRA,
+    MAX_ROWS,
+    MAX_SPECTRA,
+    TABLES,
+)
 
 app = typer.Typer(
     help="Demo catalogs: a synthetic survey with simulated spectra, a deep field with a "
@@ -38,7 +45,7 @@ def build(
         typer.Option(
             "--spectra",
             min=1,
-            max=100_000,
+            max=MAX_SPECTRA,
             help="Spectra in demo.specobj (simulated for bright demo.objects targets).",
         ),
     ] = DEFAULT_SPECTRA,

@@ -23,3 +23,4 @@ MAX_ROWS = 100_000_000
 DEFAULT_SEED = 42
 TABLES = ("objects", "specobj", "smash", "hipparcos", "stars", "gaia", "ngc")
 DEFAULT_SPECTRA = 3000
+MAX_SPECTRA = 20_000  # about 800 MB of arrays in memory while the store is written

@@ -21,6 +21,7 @@ from skydock.demo import (
     DEFAULT_SEED,
     DEFAULT_SPECTRA,
     MAX_ROWS,
+    MAX_SPECTRA,
     TABLES,
     objects,
     real,
@@ -111,8 +112,10 @@ def build_demo(
     from skydock.engine.ingest import ingest_catalog
 
     check_rows(rows)
-    if not 1 <= spectra_count <= 100_000:
-        raise CatalogError(f"--spectra must be between 1 and 100,000, not {spectra_count:,}")
+    if not 1 <= spectra_count <= MAX_SPECTRA:
+        raise CatalogError(
+            f"--spectra must be between 1 and {MAX_SPECTRA:,}, not {spectra_count:,}"
+        )
     datasets = select(only)
     store = CatalogStore.for_data_dir(Path(data_dir))
     present = [d.table for d in datasets if store.exists(d.table)]

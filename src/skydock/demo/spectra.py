@@ -18,6 +18,7 @@ table is an ordinary catalog (``demo.specobj``); the arrays live in the spectra 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,7 @@ from skydock.engine.catalog import CatalogStore
 from skydock.engine.spectra import collection_path, write_collection
 
 STREAM = 7
+CHUNK = 500  # spectra simulated at once
 WAVE_MIN, WAVE_MAX, WAVE_STEP = 3600.0, 9800.0, 2.0
 TARGETID_BASE = 1 << 60  # DESI-like: far above 2**53
 C_KMS = 299_792.458
@@ -244,6 +246,32 @@ def true_redshifts(rng: np.random.Generator, cls: np.ndarray, photo_z: np.ndarra
     return z
 
 
+def _simulate_in_chunks(
+    spec: BuildSpec, cls: np.ndarray, z: np.ndarray, mag_r: np.ndarray
+) -> dict[str, np.ndarray]:
+    """:func:`simulate` a chunk at a time (float64 work arrays stay small), with
+    progress; each chunk has its own random stream, so the result does not depend on
+    how the work is cut."""
+    n, npix = len(cls), len(wavelength_grid())
+    out: dict[str, np.ndarray] = {
+        "model": np.empty((n, npix), np.float32),
+        "flux": np.empty((n, npix), np.float32),
+        "ivar": np.empty((n, npix), np.float32),
+        "mask": np.empty((n, npix), np.uint8),
+    }
+    starts: Iterable[int] = range(0, n, CHUNK)
+    if spec.progress and n > CHUNK:
+        from tqdm import tqdm
+
+        starts = tqdm(starts, desc="simulating demo.specobj", unit="chunk")
+    for start in starts:
+        part = slice(start, start + CHUNK)
+        rng = np.random.default_rng([spec.seed, STREAM, 1, start // CHUNK])
+        for name, values in simulate(rng, cls[part], z[part], mag_r[part]).items():
+            out[name][part] = values
+    return out
+
+
 def write(dataset: Dataset, directory: Path, spec: BuildSpec) -> list[Path]:
     if spec.data_dir is None:
         raise _Unavailable("demo.specobj is built into a data directory, not as loose files")
@@ -252,9 +280,12 @@ def write(dataset: Dataset, directory: Path, spec: BuildSpec) -> list[Path]:
     n = len(t["ls_id"])
     cls = t["class"]
     z = true_redshifts(rng, cls, t["photo_z"])
-    arrays = simulate(rng, cls, z, t["mag_r"].astype(float))
-    ivar = arrays["ivar"].astype(float)
-    snr = np.median(arrays["model"] * np.sqrt(ivar), axis=1)
+    arrays = _simulate_in_chunks(spec, cls, z, t["mag_r"].astype(float))
+    snr = np.empty(n)
+    for start in range(0, n, CHUNK):
+        part = slice(start, start + CHUNK)
+        ivar = arrays["ivar"][part].astype(float)
+        snr[part] = np.median(arrays["model"][part] * np.sqrt(ivar), axis=1)
     zerr = np.where(cls == "STAR", 1e-5, 1e-4) * (1 + z) * (2.0 / np.clip(snr, 0.3, None))
     z_fit = z + rng.normal(0.0, 1.0, n) * zerr
     zwarn = np.where(snr < 0.5, 4, 0).astype(np.int32)
@@ -280,7 +311,7 @@ def write(dataset: Dataset, directory: Path, spec: BuildSpec) -> list[Path]:
 
 
 _DESCRIPTION = (
-    "Simulated optical spectra of {spectra} bright demo.objects targets (seed {seed}): "
+    "Simulated optical spectra of up to {spectra} bright demo.objects targets (seed {seed}): "
     "galaxies with emission or absorption lines at their redshift, stars and quasars, on "
     "a 3600-9800 Angstrom grid in 2 Angstrom pixels. One row per spectrum; join to "
     "demo.objects on ls_id. The arrays (flux, ivar, mask, best-fit model) are served by "
