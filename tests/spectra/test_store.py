@@ -11,6 +11,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 import pytest
+from astropy.coordinates import SkyCoord
 
 from skydock.engine.catalog import CatalogStore
 from skydock.engine.spectra import (
@@ -125,6 +126,12 @@ def test_demo_specobj_is_tied_to_objects(spectra_dir: Path) -> None:
     assert np.array_equal(np.asarray(obj["ra"])[rows], spec["ra"])
     assert np.array_equal(np.asarray(obj["dec"])[rows], spec["dec"])
     assert set(spec["class"]) == {"GALAXY", "STAR", "QSO"}
+    # Every object of the deep pointing (the imaged field) has a spectrum, by astropy.
+    field = SkyCoord(0.0 * u.deg, -50.0 * u.deg)
+    near = field.separation(SkyCoord(obj["ra"] * u.deg, obj["dec"] * u.deg)) < 0.42 * u.deg
+    has_mag = ~np.isnan(np.asarray(obj["mag_r"], dtype=float))
+    in_field = set(np.asarray(obj["ls_id"])[near & has_mag].tolist())
+    assert in_field <= set(spec["ls_id"].tolist())
     table, _ = _arrays(spectra_dir)
     assert sorted(table.column("targetid").to_pylist()) == sorted(spec["targetid"].tolist())
 

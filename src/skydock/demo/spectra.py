@@ -1,6 +1,7 @@
 """``demo.specobj``: simulated optical spectra of ``demo.objects`` targets.
 
-A few thousand of the brighter ``demo.objects`` rows get a spectrum on a DESI-like grid
+A few thousand of the brighter ``demo.objects`` rows (and every object of a deep
+pointing at RA 0, Dec −50, the field the demo images show) get a spectrum on a DESI-like grid
 (3600–9800 Å in 2 Å pixels): galaxies with emission lines (star-forming, blue) or
 absorption lines and a 4000 Å break (passive, red) at their redshift, stars with Balmer
 and metal absorption on a blackbody continuum, and quasars with broad emission lines
@@ -37,6 +38,10 @@ C_KMS = 299_792.458
 INSTRUMENT_SIGMA = 1.2  # Å, the spectrograph's line spread
 MAX_R_MAG = 21.5
 CLASS_SHARE = {"GALAXY": 0.7, "QSO": 0.15, "STAR": 0.15}
+# A deep spectroscopic pointing: every object inside it gets a spectrum, however faint.
+# It is the demo.objects field the demo images cover (RA 0, Dec -50, 51' wide), so the
+# viewer's cutout thumbnails show these objects.
+DEEP_FIELD = (0.0, -50.0, 0.42)  # ra, dec, radius in degrees
 
 # Rest-frame vacuum wavelengths (Å) and relative strengths.
 EMISSION_STARFORMING = (
@@ -206,26 +211,45 @@ def simulate(
     }
 
 
+def _in_deep_field(ra: np.ndarray, dec: np.ndarray) -> np.ndarray:
+    ra0, dec0, radius = (np.radians(v) for v in DEEP_FIELD)
+    ra_r, dec_r = np.radians(ra), np.radians(dec)
+    cos_sep = np.sin(dec0) * np.sin(dec_r) + np.cos(dec0) * np.cos(dec_r) * np.cos(ra_r - ra0)
+    return cos_sep >= np.cos(radius)
+
+
 def _targets(data_dir: Path, count: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Pick ``count`` bright demo.objects rows, mostly galaxies, some stars and quasars."""
+    """Every object in the deep field (any magnitude), then ``count`` in all of bright
+    demo.objects rows, mostly galaxies, some stars and quasars."""
     import duckdb
 
     store = CatalogStore.for_data_dir(data_dir)
     if not store.exists("demo.objects"):
         raise _Unavailable("demo.specobj needs demo.objects: build it first (--only objects)")
+    ra0, dec0, radius = DEEP_FIELD
+    width = radius / np.cos(np.radians(abs(dec0) + radius)) + 0.01
+    box = (
+        f"(dec BETWEEN {dec0 - radius} AND {dec0 + radius}) "
+        f"AND abs(((ra - {ra0} + 540) % 360) - 180) < {width}"
+    )
     con = duckdb.connect(str(store.get("demo.objects").serving_path), read_only=True)
     try:
         cols = con.sql(
             "SELECT ls_id, ra, dec, class, mag_r, photo_z FROM data "
-            f"WHERE mag_r < {MAX_R_MAG} ORDER BY ls_id"
+            f"WHERE mag_r < {MAX_R_MAG} OR (mag_r IS NOT NULL AND {box}) ORDER BY ls_id"
         ).fetchnumpy()
     finally:
         con.close()
     cls = np.asarray(cols["class"]).astype(str)
-    chosen: list[np.ndarray] = []
+    deep = np.flatnonzero(_in_deep_field(np.asarray(cols["ra"]), np.asarray(cols["dec"])))
+    deep = deep[: count // 2]
+    bright = np.asarray(cols["mag_r"]) < MAX_R_MAG
+    bright[deep] = False
+    left = count - len(deep)
+    chosen: list[np.ndarray] = [deep]
     for name, share in CLASS_SHARE.items():
-        rows = np.flatnonzero(cls == name)
-        want = min(len(rows), round(count * share))
+        rows = np.flatnonzero((cls == name) & bright)
+        want = min(len(rows), round(left * share))
         chosen.append(rng.choice(rows, size=want, replace=False))
     picked = np.sort(np.concatenate(chosen))
     out = {k: np.asarray(v)[picked] for k, v in cols.items()}
@@ -311,7 +335,8 @@ def write(dataset: Dataset, directory: Path, spec: BuildSpec) -> list[Path]:
 
 
 _DESCRIPTION = (
-    "Simulated optical spectra of up to {spectra} bright demo.objects targets (seed {seed}): "
+    "Simulated optical spectra of up to {spectra} bright demo.objects targets, and of every "
+    "object within 0.42 deg of (RA 0, Dec -50), the imaged deep field (seed {seed}): "
     "galaxies with emission or absorption lines at their redshift, stars and quasars, on "
     "a 3600-9800 Angstrom grid in 2 Angstrom pixels. One row per spectrum; join to "
     "demo.objects on ls_id. The arrays (flux, ivar, mask, best-fit model) are served by "
