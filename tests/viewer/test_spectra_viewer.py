@@ -112,6 +112,10 @@ def test_ids_stay_exact_in_the_page_and_answers(spectra: pa.Table) -> None:
     assert inspected.to_pylist() == [{"targetid": ids[2], "quality": 4, "comment": "clear Hα"}]
     with pytest.raises(ValueError, match="quality 7"):
         viewer.set_answer(0, 7)
+    with pytest.raises(ValueError, match="at most 5 at a time"):
+        SpectraViewer(spectra, max_spectra=5)
+    with pytest.raises(ValueError, match="no spectra"):
+        SpectraViewer(spectra.slice(0, 0))
     assert "BokehModel" in type(viewer.widget()).__name__
 
 

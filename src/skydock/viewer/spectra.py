@@ -39,6 +39,7 @@ QUALITY: tuple[tuple[str, str], ...] = (
     ("0", "0 - bad data"),
 )
 HIDDEN_META = ("flux", "ivar", "mask", "model")
+MAX_SPECTRA = 500  # every spectrum is in the page: ~80 kB each
 ZOOM_HALF_WIDTH = 60.0  # Å either side of the cursor in the zoom box
 THUMB_SIZE_DEG = 0.01
 LINK_SIZE_DEG = 0.05
@@ -203,6 +204,7 @@ class SpectraViewer:
         title: str = "Skydock spectra",
         answers_file: str = "inspection.csv",
         width: int = 980,
+        max_spectra: int = MAX_SPECTRA,
     ) -> None:
         from bokeh.layouts import column, row
         from bokeh.models import ColumnDataSource, CustomJS, DataRange1d, Range1d
@@ -218,6 +220,12 @@ class SpectraViewer:
 
         if spectra.num_rows == 0:
             raise ValueError("no spectra to view: the table has no rows")
+        if spectra.num_rows > max_spectra:
+            raise ValueError(
+                f"{spectra.num_rows} spectra would make a page of about "
+                f"{spectra.num_rows * 80 // 1000} MB; view at most {max_spectra} at a time "
+                "(table.slice(start, n)) or raise max_spectra"
+            )
         self.table = spectra
         n = spectra.num_rows
         wave = wavelength(spectra)
