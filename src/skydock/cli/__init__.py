@@ -20,6 +20,7 @@ def _register() -> None:
     from skydock.cli import (
         catalog,
         demo,
+        images,
         jobs,
         mydb,
         nbtest,
@@ -33,6 +34,7 @@ def _register() -> None:
     app.add_typer(catalog.app, name="catalog")
     app.add_typer(demo.app, name="demo")
     app.add_typer(user.app, name="user")
+    app.add_typer(images.app, name="images")
     app.command("query")(query.query)
     app.command("serve")(serve.serve)
     # Against a server, through skydock.client:

@@ -18,7 +18,8 @@ from skydock.demo import (
 
 app = typer.Typer(
     help="Demo catalogs: a synthetic survey with simulated spectra, a deep field with a "
-    "hidden dwarf galaxy, and Hipparcos, Gaia and OpenNGC from PyPI packages.",
+    "hidden dwarf galaxy, and Hipparcos, Gaia and OpenNGC from PyPI packages; and g/r/i "
+    "images of a few fields rendered from the synthetic catalogs.",
     no_args_is_help=True,
 )
 
@@ -58,7 +59,7 @@ def build(
     ] = False,
     only: Annotated[
         str | None,
-        typer.Option("--only", help=f"Comma-separated subset of: {','.join(TABLES)}."),
+        typer.Option("--only", help=f"Comma-separated subset of: {','.join(TABLES)},images."),
     ] = None,
     progress: Annotated[
         bool, typer.Option("--progress/--no-progress", help="Show progress bars.")

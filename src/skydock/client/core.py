@@ -18,6 +18,7 @@ from skydock.client.convert import (
     read_arrow_stream,
 )
 from skydock.client.errors import AuthError, BadRequestError, QueryError, ServiceConnectionError
+from skydock.client.images import ImageMethods
 from skydock.client.jobs import Job
 from skydock.client.mydb import MyDBMethods
 from skydock.client.spectra import SpectraMethods
@@ -32,7 +33,7 @@ class ResultOverflowWarning(UserWarning):
     """The result stopped at ``maxrec`` or the server's row cap; more rows matched."""
 
 
-class Client(StorageMethods, MyDBMethods, SpectraMethods, Transport):
+class Client(StorageMethods, MyDBMethods, SpectraMethods, ImageMethods, Transport):
     """A connection to one Skydock server.
 
     ``Client()`` finds the server in ``url=``, ``SKYDOCK_URL``, ``~/.skydock/config.json``

@@ -58,18 +58,27 @@ class Outcome:
     note: str = ""
 
 
-def select(only: str | Sequence[str] | None) -> list[Dataset]:
-    """The datasets named in ``only`` ('objects,smash' or a list), in build order."""
+IMAGES = "images"
+
+
+def _wanted(only: str | Sequence[str] | None) -> set[str]:
     if only is None:
-        return list(DATASETS.values())
+        return {*DATASETS, IMAGES}
     names = only.split(",") if isinstance(only, str) else list(only)
     wanted = {n.strip().lower().removeprefix("demo.") for n in names if n.strip()}
-    unknown = sorted(wanted - set(DATASETS))
+    unknown = sorted(wanted - {*DATASETS, IMAGES})
     if unknown or not wanted:
         raise CatalogError(
             f"unknown demo table(s) {', '.join(unknown) or repr(only)}; choose from "
-            f"{', '.join(DATASETS)} (comma-separated)"
+            f"{', '.join(DATASETS)}, {IMAGES} (comma-separated)"
         )
+    return wanted
+
+
+def select(only: str | Sequence[str] | None) -> list[Dataset]:
+    """The datasets named in ``only`` ('objects,smash' or a list), in build order
+    (``images``, the demo image fields, is not a table and is left out here)."""
+    wanted = _wanted(only)
     return [d for key, d in DATASETS.items() if key in wanted]
 
 
@@ -107,8 +116,10 @@ def build_demo(
     ``rows`` sizes ``demo.objects`` (the other tables have fixed sizes). Without
     ``if_missing`` a table that already exists is an error, reported before anything is
     built; with it, existing tables are left alone. A real catalogue whose package is
-    missing or broken is skipped with a note.
+    missing or broken is skipped with a note. ``images`` (in ``only``, or by default)
+    renders the demo image fields from demo.smash and demo.objects once those are built.
     """
+    from skydock.demo import images
     from skydock.engine.ingest import ingest_catalog
 
     check_rows(rows)
@@ -117,8 +128,15 @@ def build_demo(
             f"--spectra must be between 1 and {MAX_SPECTRA:,}, not {spectra_count:,}"
         )
     datasets = select(only)
+    with_images = IMAGES in _wanted(only)
     store = CatalogStore.for_data_dir(Path(data_dir))
     present = [d.table for d in datasets if store.exists(d.table)]
+    images_present = images.collections_present(Path(data_dir)) if with_images else []
+    if images_present and not if_missing:
+        raise CatalogExistsError(
+            f"demo images ({', '.join(images_present)}) already exist; pass --if-missing to "
+            "keep them, or drop first (skydock images drop NAME)"
+        )
     if present and not if_missing:
         drops = "; ".join(f"skydock catalog drop {t}" for t in present)
         verb = "exists" if len(present) == 1 else "exist"
@@ -158,6 +176,22 @@ def build_demo(
             seconds = time.perf_counter() - start
             outcomes.append(Outcome(dataset.table, "built", rows=meta.nrows, seconds=seconds))
             log(f"{dataset.table}: {meta.nrows:,} rows in {seconds:.1f} s")
+        if with_images and images_present:
+            outcomes.append(Outcome("images", "exists", note="already built, kept"))
+        elif with_images:
+            start = time.perf_counter()
+            log("images: rendering the demo fields …")
+            built = images.build_images(Path(data_dir), seed=seed, progress=progress, log=log)
+            seconds = time.perf_counter() - start
+            count = sum(n for _, n in built)
+            if count:
+                note = ", ".join(f"{c}: {n}" for c, n in built)
+                outcomes.append(Outcome("images", "built", rows=count, seconds=seconds, note=note))
+                log(f"images: {count} images ({note}) in {seconds:.1f} s")
+            else:
+                outcomes.append(
+                    Outcome("images", "skipped", note="neither demo.smash nor demo.objects built")
+                )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
         with contextlib.suppress(OSError):  # someone else may be staging right now
@@ -170,9 +204,10 @@ def summary(outcomes: Sequence[Outcome]) -> str:
     width = max((len(o.table) for o in outcomes), default=0)
     lines = []
     for o in outcomes:
-        detail = f"{o.rows:>12,} rows  {o.seconds:7.1f} s" if o.status == "built" else o.note
+        unit = "images" if o.table == "images" else "rows"
+        detail = f"{o.rows:>12,} {unit:<6}{o.seconds:7.1f} s" if o.status == "built" else o.note
         lines.append(f"{o.table:<{width}}  {o.status:<7}  {detail}")
-    built = [o for o in outcomes if o.status == "built"]
+    built = [o for o in outcomes if o.status == "built" and o.table != "images"]
     if built:
         total_rows = sum(o.rows for o in built)
         total_s = sum(o.seconds for o in built)

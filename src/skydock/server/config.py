@@ -161,6 +161,23 @@ class SpectraConfig(BaseModel):
     )
 
 
+class ImagesConfig(BaseModel):
+    """Image search (SIA v2) and cutouts (SODA, ``/api/images/cutout``)."""
+
+    model_config = {"extra": "forbid"}
+
+    max_cutout_pixels: int = Field(
+        default=4096 * 4096, gt=0, description="Largest cutout, in pixels (width × height)."
+    )
+    max_size_deg: float = Field(
+        default=2.0, gt=0, description="Largest side of a native cutout, in degrees."
+    )
+    default_maxrec: int = Field(
+        default=1000, gt=0, description="Rows of an SIA answer when MAXREC is not given."
+    )
+    max_maxrec: int = Field(default=100_000, gt=0, description="The most rows MAXREC may ask.")
+
+
 class Config(BaseSettings):
     """Everything a Skydock server needs to start."""
 
@@ -185,3 +202,4 @@ class Config(BaseSettings):
     storage: StorageConfig = Field(default_factory=LocalStorageConfig)
     tap: TapConfig = Field(default_factory=TapConfig)
     spectra: SpectraConfig = Field(default_factory=SpectraConfig)
+    images: ImagesConfig = Field(default_factory=ImagesConfig)

@@ -8,9 +8,11 @@ from pathlib import Path
 
 from skydock.engine.catalog import CatalogStore
 from skydock.engine.executor import SPILL_DIR, DuckDBExecutor, Limits
+from skydock.engine.images import ImageRegistry
 from skydock.engine.spectra import SpectraStore
 from skydock.server.config import Config, LocalStorageConfig, S3StorageConfig
 from skydock.server.services.auth import AuthPolicy, AuthService
+from skydock.server.services.images import ImageLimits, ImageService
 from skydock.server.services.jobs import JobLimits, JobService
 from skydock.server.services.mydb import MyDBLimits, MyDBService
 from skydock.server.services.query import QueryService
@@ -145,6 +147,20 @@ class Factory:
         s = self.config.spectra
         limits = SpectraLimits(max_spectra=s.max_spectra, default_collection=s.default_collection)
         return SpectraService(self.spectra_store, self.query_service(), limits)
+
+    @cached_property
+    def image_registry(self) -> ImageRegistry:
+        return ImageRegistry.for_data_dir(self.config.data_dir)
+
+    def image_service(self) -> ImageService:
+        i = self.config.images
+        limits = ImageLimits(
+            max_cutout_pixels=i.max_cutout_pixels,
+            default_maxrec=i.default_maxrec,
+            max_maxrec=i.max_maxrec,
+            max_size_deg=i.max_size_deg,
+        )
+        return ImageService(self.image_registry, limits)
 
     @cached_property
     def jobs(self) -> JobService:

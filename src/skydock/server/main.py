@@ -14,7 +14,19 @@ from skydock import __version__
 from skydock.server import logs
 from skydock.server.config import Config
 from skydock.server.factory import Factory
-from skydock.server.handlers import auth, errors, jobs, mydb, query, spectra, storage, tap, uws
+from skydock.server.handlers import (
+    auth,
+    errors,
+    images,
+    jobs,
+    mydb,
+    query,
+    sia,
+    spectra,
+    storage,
+    tap,
+    uws,
+)
 from skydock.server.handlers.datalab import auth as dl_auth
 from skydock.server.handlers.datalab import query as dl_query
 from skydock.server.handlers.datalab import storage as dl_storage
@@ -56,6 +68,8 @@ def create_app(config: Config | None = None) -> FastAPI:
         dl_storage.router,
         tap.router,
         uws.router,
+        sia.router,
+        images.router,
     )
     for router in routers:
         app.include_router(router)
@@ -66,7 +80,9 @@ def create_app(config: Config | None = None) -> FastAPI:
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         path = request.scope["path"]
-        if path.startswith("/tap") and "//" in path:  # pyvo joins base/ and /sync
+        if (
+            path.startswith(("/tap", "/sia", "/soda")) and "//" in path
+        ):  # pyvo joins base/ and /sync
             request.scope["path"] = re.sub("/{2,}", "/", path)
         response = await call_next(request)
         response.headers["Server"] = f"Skydock/{__version__}"

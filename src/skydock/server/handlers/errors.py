@@ -1,7 +1,7 @@
 """The one place where errors become responses.
 
 Data Lab routes answer ``Error: <message>`` as plain text (the client shows the body
-and ignores JSON); TAP routes answer a VOTable error document (``QUERY_STATUS=ERROR``,
+and ignores JSON); TAP, SIA and SODA routes answer a VOTable error document (``QUERY_STATUS=ERROR``,
 no TABLE; an illegal UWS state change is a 403, a bad sync query a 400); the native API
 answers ``{"error": code, "message": ...}``. Anything
 that is not a SkydockError is a bug: it is logged with an incident id and the caller
@@ -29,7 +29,7 @@ def render(request: Request, status: int, code: str, message: str) -> Response:
     path = request.url.path
     if is_datalab_path(path):
         return PlainTextResponse(f"Error: {message}", status_code=status, headers=headers)
-    if path == "/tap" or path.startswith("/tap/"):
+    if path in ("/tap", "/sia", "/soda") or path.startswith(("/tap/", "/sia/", "/soda/")):
         if status == 409:
             status = 403
         elif status == 404 and path.rstrip("/") in ("/tap/sync", "/tap/async"):
