@@ -21,8 +21,9 @@ MAX_SPECTRA = 200
 
 
 def build_spectra_demo(root: Path) -> Path:
-    """demo.objects (20,000 rows) and demo.specobj (240 spectra) in ``root``, built once
-    per directory even when several xdist workers ask at the same time."""
+    """demo.objects (20,000 rows), demo.specobj (240 spectra) and the demo images of
+    the objects' deep field in ``root``, built once per directory even when several
+    xdist workers ask at the same time."""
     root.mkdir(parents=True, exist_ok=True)
     with (root / ".lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -31,7 +32,7 @@ def build_spectra_demo(root: Path) -> Path:
                 root,
                 rows=ROWS,
                 seed=SEED,
-                only="objects,specobj",
+                only="objects,specobj,images",
                 if_missing=True,
                 progress=False,
                 spectra_count=SPECTRA,
@@ -50,9 +51,9 @@ def spectra_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def spectra_server(
     spectra_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
-    """A live server whose catalogs and spectra are the demo's; alice can log in."""
+    """A live server whose catalogs, spectra and images are the demo's; alice can log in."""
     data = tmp_path_factory.mktemp("spectra-server")
-    for name in ("catalogs", "spectra"):
+    for name in ("catalogs", "spectra", "images"):
         (data / name).symlink_to(spectra_dir / name, target_is_directory=True)
     config = Config(
         data_dir=data, auth={"min_password_chars": 5}, spectra={"max_spectra": MAX_SPECTRA}

@@ -97,6 +97,40 @@ def test_viewer_in_chromium(spectra: pa.Table, tmp_path: Path) -> None:
     assert all(r["quality"] == "-1" for k, r in enumerate(rows) if k != 6)
 
 
+def test_thumbnails_show_real_cutouts_in_chromium(
+    spectra_server: LiveServer, tmp_path: Path
+) -> None:
+    """Spectra of the imaged deep field: the page loads each thumbnail from the server's
+    cutout endpoint (a real PNG), with no console errors, as the slider moves."""
+    with Client(url=spectra_server.url) as c:
+        viewer = SpectraViewer.from_client(
+            c,
+            sql="SELECT targetid, ra, dec, class, z FROM demo.specobj "
+            "WHERE q3c_radial_query(ra, dec, 0.0, -50.0, 0.4) ORDER BY targetid",
+        )
+    n = len(viewer.ids)
+    assert n >= 1
+    page_file = viewer.save_html(tmp_path / "deep.html")
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1250, "height": 950})
+        problems: list[str] = []
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.goto(page_file.as_uri())
+        page.wait_for_function(f"window.Bokeh && Bokeh.documents.length && {SLIDER}")
+        for k in range(n):
+            page.evaluate(f"() => {{ {SLIDER}.value = {k}; }}")
+            image = page.locator("img[alt^='cutout at RA']")
+            image.wait_for()
+            page.wait_for_function(
+                "(img) => img.complete && img.naturalWidth > 0", arg=image.element_handle()
+            )
+            href = image.locator("xpath=..").get_attribute("href") or ""
+            assert "bands=g%2Cr%2Ci" in href
+        page.screenshot(path=artifact("spectra-viewer-cutouts.png"), full_page=True)
+    assert problems == []
+
+
 def test_ids_stay_exact_in_the_page_and_answers(spectra: pa.Table) -> None:
     viewer = SpectraViewer(spectra)
     ids = spectra.column("targetid").to_pylist()
