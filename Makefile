@@ -49,15 +49,15 @@ system-deps:
 pytest: sync system-deps
 	$(RUN) pytest -q -n auto || { rc=$$?; [ $$rc -eq 5 ] && echo "pytest collected no tests" ; exit $$rc; }
 
-# The notebook collection against a throwaway server: a small demo.objects and 300
-# demo.specobj spectra, one account
+# The notebook collection against a throwaway server: a small demo.objects, 300
+# demo.specobj spectra and the demo images of its deep field, one account
 # (demo), `skydock serve` on a free 127.0.0.1 port, then `skydock nbtest --as demo`.
 # The JUnit, HTML and JSON reports and the logs stay in $(NBTEST_OUT) as CI artifacts.
 NBTEST_OUT ?= .skydock/nbtest
 nbtest: sync
 	@set -euo pipefail; tmp=$$(mktemp -d); pid=; \
 	trap 'rc=$$?; if [ -n "$$pid" ]; then kill $$pid 2>/dev/null || true; wait $$pid 2>/dev/null || true; fi; rm -rf "$$tmp"; exit $$rc' EXIT; \
-	$(RUN) skydock demo build --data-dir "$$tmp" --only objects,specobj --rows 20000 --spectra 300 --no-progress >/dev/null; \
+	$(RUN) skydock demo build --data-dir "$$tmp" --only objects,specobj,images --rows 20000 --spectra 300 --no-progress >/dev/null; \
 	echo "nbtest-$$RANDOM-$$RANDOM" | $(RUN) skydock user add demo --password-stdin --data-dir "$$tmp" >/dev/null; \
 	port=$$($(RUN) python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
 	url=http://127.0.0.1:$$port; \
