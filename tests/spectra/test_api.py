@@ -90,6 +90,10 @@ def test_post_sql_joins_catalogs(spectra_server: LiveServer, spectra_dir: Path) 
     assert grid(got, "flux").tobytes() == grid(source, "flux")[rows_of(source, ids)].tobytes()
     adql = "SELECT TOP 3 targetid FROM demo.specobj WHERE class = 'QSO' ORDER BY targetid"
     assert read(post(spectra_server, {"adql": adql})).num_rows == 3
+    star = read(post(spectra_server, {"sql": "SELECT * FROM demo.specobj ORDER BY z LIMIT 4"}))
+    assert star.column_names[0] == "targetid" and "z" in star.column_names
+    assert not any(c.startswith("_healpix") for c in star.column_names)
+    assert star.column("z").to_pylist() == sorted(star.column("z").to_pylist())
 
 
 def test_get_one_spectrum_as_json_keeps_the_id(

@@ -116,7 +116,7 @@ class SpectraService:
         """The spectra whose ids the query selects (its ``targetid`` column), with its rows."""
         table = self._table_name(collection)
         store = self._store.collection(table)
-        rows = self._rows(text, language, principal, self.limits.max_spectra + 1)
+        rows = _drop_internal(self._rows(text, language, principal, self.limits.max_spectra + 1))
         names = [c.lower() for c in rows.column_names]
         if ID not in names:
             raise InvalidRequestError(
@@ -124,7 +124,6 @@ class SpectraService:
                 f"{', '.join(rows.column_names) or 'nothing'}); e.g. SELECT {ID}, z FROM {table}"
             )
         self._check_count(rows.num_rows)
-        rows = _drop_internal(rows)
         column = rows.column(names.index(ID))
         if not pa.types.is_integer(column.type):
             raise InvalidRequestError(f"{ID} must be an integer column, not {column.type}")
