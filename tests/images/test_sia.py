@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import html
 import io
+import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,6 +44,11 @@ def live(sia_dir: Path) -> Iterator[LiveServer]:
         yield server
 
 
+def get(url: str, **kwargs: object) -> httpx.Response:
+    """GET with a timeout a busy test machine cannot hit (httpx's default is 5 s)."""
+    return httpx.get(url, timeout=60, **kwargs)  # type: ignore[arg-type]
+
+
 def ids(results: pyvo.dal.sia2.SIA2Results) -> list[str]:
     return sorted(str(r.obs_id) for r in results)
 
@@ -68,14 +75,14 @@ def test_pyvo_finds_the_service_and_searches(live: LiveServer) -> None:
     assert ids(service.search(pos=(150.2, 2.0, 0.05))) == []
     assert ids(service.search(collection="nothere")) == []
     # a RANGE through RA = 0 (ra_lo > ra_hi; pyvo refuses to send one, so plain HTTP)
-    raw = httpx.get(live.url + "/sia/query", params={"POS": "RANGE 359.9 0.1 9.9 10.1"})
+    raw = get(live.url + "/sia/query", params={"POS": "RANGE 359.9 0.1 9.9 10.1"})
     table = parse_single_table(io.BytesIO(raw.content)).array
     assert sorted(table["obs_id"]) == ["wrap-g", "wrap-i", "wrap-r"]
     limited = service.search(maxrec=2)
     assert len(limited) == 2
-    raw = httpx.get(live.url + "/sia/query", params={"MAXREC": "2"}).text
+    raw = get(live.url + "/sia/query", params={"MAXREC": "2"}).text
     assert 'name="QUERY_STATUS" value="OVERFLOW"' in raw
-    raw = httpx.get(live.url + "/sia/query", params={"MAXREC": "5"}).text
+    raw = get(live.url + "/sia/query", params={"MAXREC": "5"}).text
     assert 'name="QUERY_STATUS" value="OK"' in raw
 
 
@@ -101,7 +108,7 @@ def test_bad_parameters_answer_votable_errors(live: LiveServer) -> None:
         ({"MAXREC": "-3"}, "MAXREC"),
         ({"RESPONSEFORMAT": "csv"}, "RESPONSEFORMAT"),
     ):
-        r = httpx.get(live.url + "/sia/query", params=params)
+        r = get(live.url + "/sia/query", params=params)
         assert r.status_code == 400, params
         assert "QUERY_STATUS" in r.text and needle in html.unescape(r.text)
 
@@ -111,7 +118,7 @@ def test_soda_cutout_from_a_search_row(live: LiveServer, image_files: dict) -> N
     (rec,) = service.search(pos=(150.0, 2.0, 0.001))
     _, _, sources = image_files["plain-r"]
     ra, dec = float(sources.ra[3]), float(sources.dec[3])
-    r = httpx.get(
+    r = get(
         live.url + "/soda/sync",
         params={"ID": rec.obs_publisher_did, "CIRCLE": f"{ra} {dec} {10 / 3600}"},
     )
@@ -127,14 +134,14 @@ def test_soda_cutout_from_a_search_row(live: LiveServer, image_files: dict) -> N
     via_pyvo = rec.processed(circle=(ra * u.deg, dec * u.deg, 10 * u.arcsec)).read()
     np.testing.assert_array_equal(fits.open(io.BytesIO(via_pyvo))[0].data, hdu.data)
     # the VOTable says where SODA is
-    table = httpx.get(live.url + "/sia/query", params={"POS": "CIRCLE 150 2 0.001"}).text
+    table = get(live.url + "/sia/query", params={"POS": "CIRCLE 150 2 0.001"}).text
     assert "ivo://ivoa.net/std/SODA#sync-1.0" in table and "/soda/sync" in table
-    miss = httpx.get(
+    miss = get(
         live.url + "/soda/sync",
         params={"ID": rec.obs_publisher_did, "CIRCLE": "151 2 0.001"},
     )
     assert miss.status_code == 404 and "does not overlap" in miss.text
-    none = httpx.get(live.url + "/soda/sync", params={"ID": "ivo://skydock/images?test/nope"})
+    none = get(live.url + "/soda/sync", params={"ID": "ivo://skydock/images?test/nope"})
     assert none.status_code == 404 and "no image" in none.text
 
 
@@ -142,22 +149,20 @@ def test_native_cutout_formats(live: LiveServer, image_files: dict) -> None:
     _, _, sources = image_files["wrap-g"]
     ra, dec = float(sources.ra[0]), float(sources.dec[0])
     base = {"ra": ra, "dec": dec, "size": 30 / 3600}
-    r = httpx.get(live.url + "/api/images/cutout", params={**base, "band": "g"})
+    r = get(live.url + "/api/images/cutout", params={**base, "band": "g"})
     assert r.status_code == 200
     hdu = fits.open(io.BytesIO(r.content))[0]
     assert hdu.data.shape == (30, 30) and hdu.header["FILTER"] == "g"
     for fmt, kind in (("png", "PNG"), ("jpeg", "JPEG")):
         for stretch in ("asinh", "linear", "log", "sqrt"):
-            r = httpx.get(
+            r = get(
                 live.url + "/api/images/cutout",
                 params={**base, "band": "r", "format": fmt, "stretch": stretch},
             )
             assert r.status_code == 200, r.text
             img = Image.open(io.BytesIO(r.content))
             assert img.format == kind and img.size == (30, 30) and img.mode == "L"
-    r = httpx.get(
-        live.url + "/api/images/cutout", params={**base, "bands": "g,r,i", "format": "png"}
-    )
+    r = get(live.url + "/api/images/cutout", params={**base, "bands": "g,r,i", "format": "png"})
     img = Image.open(io.BytesIO(r.content))
     assert img.mode == "RGB" and img.size == (30, 30)
     assert np.asarray(img).max() > 0
@@ -165,7 +170,7 @@ def test_native_cutout_formats(live: LiveServer, image_files: dict) -> None:
     png = np.asarray(
         Image.open(
             io.BytesIO(
-                httpx.get(
+                get(
                     live.url + "/api/images/cutout",
                     params={**base, "band": "g", "format": "png", "stretch": "linear"},
                 ).content
@@ -193,32 +198,32 @@ def test_native_cutout_refusals(live: LiveServer) -> None:
         ({"ra": "abc", "dec": 2.0, "size": 0.001}, 400, "ra"),
     )
     for params, status, needle in cases:
-        r = httpx.get(live.url + "/api/images/cutout", params=params)
+        r = get(live.url + "/api/images/cutout", params=params)
         assert r.status_code == status, (params, r.text)
         assert needle in r.json()["message"], (params, r.text)
 
 
 def test_listing_search_and_file(live: LiveServer, image_files: dict) -> None:
-    (coll,) = httpx.get(live.url + "/api/images").json()
+    (coll,) = get(live.url + "/api/images").json()
     assert coll["collection"] == "test" and coll["images"] == 5
     assert coll["bands"] == ["g", "i", "r"]
-    found = httpx.get(
+    found = get(
         live.url + "/api/images/search", params={"ra": 0.02, "dec": 10, "radius": 0.01, "band": "i"}
     ).json()
     assert [f["obs_id"] for f in found] == ["wrap-i"]
-    r = httpx.get(found[0]["access_url"])
+    r = get(found[0]["access_url"])
     assert r.content == image_files["wrap-i"][0].read_bytes()
-    assert httpx.get(live.url + "/api/images/files/test/nope.fits").status_code == 404
+    assert get(live.url + "/api/images/files/test/nope.fits").status_code == 404
 
 
 def test_availability_and_capabilities(live: LiveServer) -> None:
-    assert "<vosi:available>true" in httpx.get(live.url + "/sia/availability").text
-    caps = httpx.get(live.url + "/sia/capabilities").text
+    assert "<vosi:available>true" in get(live.url + "/sia/availability").text
+    caps = get(live.url + "/sia/capabilities").text
     assert "ivo://ivoa.net/std/SIA#query-2.0" in caps and f"{live.url}/sia/query" in caps
 
 
 def test_votable_columns_are_obscore(live: LiveServer) -> None:
-    r = httpx.get(live.url + "/sia/query", params={"POS": "CIRCLE 45 -88.9 0.01"})
+    r = get(live.url + "/sia/query", params={"POS": "CIRCLE 45 -88.9 0.01"})
     table = parse_single_table(io.BytesIO(r.content))
     assert table.get_field_by_id("s_ra").ucd == "pos.eq.ra"
     assert table.get_field_by_id("em_min").unit == "m"
@@ -235,3 +240,21 @@ def test_obscore_table_in_tap(live: LiveServer) -> None:
     found = pyvo.dal.TAPService(live.url + "/tap").run_sync(adql).to_table()
     assert list(found["obs_id"]) == ["wrap-g", "wrap-i", "wrap-r"]
     assert found["s_fov"].unit == "deg"
+
+
+@pytest.mark.skipif(shutil.which("stilts") is None, reason="STILTS is not installed")
+def test_votlint_accepts_the_sia_answer(live: LiveServer, tmp_path: Path) -> None:
+    answer = tmp_path / "sia.vot"
+    answer.write_bytes(get(live.url + "/sia/query", params={"MAXREC": "3"}).content)
+    broken = tmp_path / "broken.vot"  # the check can fail: a wrong datatype is reported
+    broken.write_text(answer.read_text().replace('datatype="double"', 'datatype="dubble"', 1))
+    for path, clean in ((answer, True), (broken, False)):
+        done = subprocess.run(
+            ["stilts", "votlint", "version=1.4", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        report = (done.stdout + done.stderr).strip()
+        assert (report == "") is clean, report

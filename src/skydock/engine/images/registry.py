@@ -89,6 +89,7 @@ class ImageRecord:
         return np.array([float(w) for w in words]).reshape(-1, 2)
 
 
+_FIELDS = frozenset(f.name for f in fields(ImageRecord))
 _SCHEMA = pa.schema(
     [
         pa.field(
@@ -319,7 +320,10 @@ class ImageRegistry:
         with self._lock:
             if self._cache is None or self._cache[0] != mtime:
                 table = pq.read_table(self.registry_path)
-                rows = [ImageRecord(**row) for row in table.to_pylist()]
+                known = [
+                    n for n in table.column_names if n in _FIELDS
+                ]  # newer files: extra columns
+                rows = [ImageRecord(**row) for row in table.select(known).to_pylist()]
                 self._cache = (mtime, rows)
             return list(self._cache[1])
 

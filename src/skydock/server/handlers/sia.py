@@ -12,6 +12,7 @@ from html import escape
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from skydock.server.handlers.deps import Caller, Services
 from skydock.server.handlers.tap import tap_base
@@ -81,11 +82,15 @@ def sia_availability(services: Services) -> Response:
 async def sia_query(request: Request, services: Services, caller: Caller) -> Response:
     pairs = await _pairs(request)
     service = services.image_service()
-    answer = service.search(pairs)
     base = base_url(request)
-    body = service.votable(
-        answer, file_url=f"{base}/api/images/files", soda_url=f"{base}/soda/sync"
-    )
+
+    def answer() -> bytes:
+        found = service.search(pairs)
+        return service.votable(
+            found, file_url=f"{base}/api/images/files", soda_url=f"{base}/soda/sync"
+        )
+
+    body = await run_in_threadpool(answer)  # file and WCS work stays off the event loop
     return Response(body, media_type=VOTABLE)
 
 
@@ -99,6 +104,6 @@ async def sia_query(request: Request, services: Services, caller: Caller) -> Res
 )
 async def soda_sync(request: Request, services: Services, caller: Caller) -> Response:
     pairs = await _pairs(request)
-    picture = services.image_service().soda_cutout(pairs)
+    picture = await run_in_threadpool(services.image_service().soda_cutout, pairs)
     headers = {"Content-Disposition": f'inline; filename="{picture.filename}"'}
     return Response(picture.body, media_type=picture.media_type, headers=headers)
