@@ -91,6 +91,15 @@ def test_viewer_in_chromium(spectra: pa.Table, tmp_path: Path) -> None:
             page.get_by_role("button", name="Download answers (CSV)").click()
         rows = list(csv.DictReader(io.StringIO(Path(info.value.path()).read_text())))
         page.screenshot(path=artifact("spectra-viewer.png"), full_page=True)
+
+        # Without z, ra and dec (a query that did not select them): no lines, no errors.
+        bare = spectra.drop_columns(["z", "ra", "dec", "class"])
+        bare_file = SpectraViewer(bare).save_html(tmp_path / "bare.html")
+        page.goto(bare_file.as_uri())
+        page.wait_for_function(f"window.Bokeh && Bokeh.documents.length && {SLIDER}")
+        page.evaluate(f"() => {{ {SLIDER}.value = 2; }}")
+        page.wait_for_function("window.skydockViewer && window.skydockViewer.index === 2")
+        assert page.evaluate(f"() => {model('lines')}.data.x.length") == 0
         assert problems == []
     assert [r["targetid"] for r in rows] == ids
     assert rows[6]["quality"] == "3" and rows[6]["comment"] == 'nice [OII], "double" peak'
