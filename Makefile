@@ -59,12 +59,13 @@ pytest: sync system-deps
 # The JUnit, HTML and JSON reports and the logs stay in $(NBTEST_OUT) as CI artifacts.
 NBTEST_OUT ?= .skydock/nbtest
 # The demo tables the collection needs (their `requires`); smash, hipparcos, stars and gaia
-# have fixed sizes (112k, 118k, 8k, 482k rows), objects is kept small.
-NBTEST_TABLES := objects,smash,hipparcos,stars,gaia
+# have fixed sizes (112k, 118k, 8k, 482k rows), objects is kept small, specobj has 300
+# spectra and images renders the demo fields from them.
+NBTEST_TABLES := objects,smash,hipparcos,stars,gaia,specobj,images
 nbtest: sync
 	@set -euo pipefail; tmp=$$(mktemp -d); pid=; \
 	trap 'rc=$$?; if [ -n "$$pid" ]; then kill $$pid 2>/dev/null || true; wait $$pid 2>/dev/null || true; fi; rm -rf "$$tmp"; exit $$rc' EXIT; \
-	$(RUN) skydock demo build --data-dir "$$tmp" --only $(NBTEST_TABLES) --rows 20000 --no-progress >/dev/null; \
+	$(RUN) skydock demo build --data-dir "$$tmp" --only $(NBTEST_TABLES) --rows 20000 --spectra 300 --no-progress >/dev/null; \
 	echo "nbtest-$$RANDOM-$$RANDOM" | $(RUN) skydock user add demo --password-stdin --data-dir "$$tmp" >/dev/null; \
 	port=$$($(RUN) python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'); \
 	url=http://127.0.0.1:$$port; \

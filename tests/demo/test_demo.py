@@ -352,7 +352,7 @@ def test_existing_tables_are_refused_or_kept(demo: Demo) -> None:
 
 
 def test_bad_arguments_name_what_is_accepted(tmp_path: Path) -> None:
-    with pytest.raises(CatalogError, match="objects, smash, hipparcos, stars, gaia, ngc"):
+    with pytest.raises(CatalogError, match="objects, specobj, smash, hipparcos, stars, gaia, ngc"):
         build.build_demo(tmp_path, only="objects,nosuch", progress=False)
     with pytest.raises(CatalogError, match="between 1 and 100,000,000"):
         build.build_demo(tmp_path, rows=0, progress=False)

@@ -7,12 +7,19 @@ from typing import Annotated
 import typer
 
 from skydock.cli.options import DataDir
-from skydock.demo import DEFAULT_ROWS, DEFAULT_SEED, MAX_ROWS, TABLES
+from skydock.demo import (
+    DEFAULT_ROWS,
+    DEFAULT_SEED,
+    DEFAULT_SPECTRA,
+    MAX_ROWS,
+    MAX_SPECTRA,
+    TABLES,
+)
 
 app = typer.Typer(
-    help="Demo catalogs: a synthetic survey, a deep field with a hidden dwarf galaxy, "
-    "and Hipparcos, Gaia and OpenNGC from PyPI packages; and g/r/i images of a few fields "
-    "rendered from the synthetic catalogs.",
+    help="Demo catalogs: a synthetic survey with simulated spectra, a deep field with a "
+    "hidden dwarf galaxy, and Hipparcos, Gaia and OpenNGC from PyPI packages; and g/r/i "
+    "images of a few fields rendered from the synthetic catalogs.",
     no_args_is_help=True,
 )
 
@@ -34,6 +41,15 @@ def build(
             help="Rows of demo.objects (the other tables have fixed sizes).",
         ),
     ] = DEFAULT_ROWS,
+    spectra: Annotated[
+        int,
+        typer.Option(
+            "--spectra",
+            min=1,
+            max=MAX_SPECTRA,
+            help="Spectra in demo.specobj (simulated for bright demo.objects targets).",
+        ),
+    ] = DEFAULT_SPECTRA,
     seed: Annotated[
         int, typer.Option("--seed", help="Random seed: the same seed gives the same rows.")
     ] = DEFAULT_SEED,
@@ -59,6 +75,7 @@ def build(
         only=only,
         if_missing=if_missing,
         progress=progress,
+        spectra_count=spectra,
         log=lambda text: typer.echo(text, err=True),
     )
     typer.echo(summary(outcomes))

@@ -33,6 +33,7 @@ from skydock.client.errors import (
     WaitTimeoutError,
 )
 from skydock.client.jobs import Job
+from skydock.client.spectra import spectra_array, wavelength
 
 __all__ = [
     "DEFAULT_URL",
@@ -57,4 +58,6 @@ __all__ = [
     "get_svc_url",
     "set_client",
     "set_svc_url",
+    "spectra_array",
+    "wavelength",
 ]

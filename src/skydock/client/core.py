@@ -21,6 +21,7 @@ from skydock.client.errors import AuthError, BadRequestError, QueryError, Servic
 from skydock.client.images import ImageMethods
 from skydock.client.jobs import Job
 from skydock.client.mydb import MyDBMethods
+from skydock.client.spectra import SpectraMethods
 from skydock.client.storage import StorageMethods
 from skydock.client.transport import Transport, read_body
 
@@ -32,7 +33,7 @@ class ResultOverflowWarning(UserWarning):
     """The result stopped at ``maxrec`` or the server's row cap; more rows matched."""
 
 
-class Client(StorageMethods, MyDBMethods, ImageMethods, Transport):
+class Client(StorageMethods, MyDBMethods, SpectraMethods, ImageMethods, Transport):
     """A connection to one Skydock server.
 
     ``Client()`` finds the server in ``url=``, ``SKYDOCK_URL``, ``~/.skydock/config.json``

@@ -16,14 +16,33 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from skydock.demo import DEFAULT_ROWS, DEFAULT_SEED, MAX_ROWS, TABLES, objects, real, smash
+from skydock.demo import (
+    DEFAULT_ROWS,
+    DEFAULT_SEED,
+    DEFAULT_SPECTRA,
+    MAX_ROWS,
+    MAX_SPECTRA,
+    TABLES,
+    objects,
+    real,
+    smash,
+    spectra,
+)
 from skydock.demo.dataset import BuildSpec, Dataset, DemoDataUnavailableError
 from skydock.engine.catalog import CatalogStore
 from skydock.errors import CatalogError, CatalogExistsError
 
 DATASETS: dict[str, Dataset] = {
     d.key: d
-    for d in (objects.DATASET, smash.DATASET, real.HIPPARCOS, real.STARS, real.GAIA, real.NGC)
+    for d in (
+        objects.DATASET,
+        spectra.DATASET,
+        smash.DATASET,
+        real.HIPPARCOS,
+        real.STARS,
+        real.GAIA,
+        real.NGC,
+    )
 }
 assert tuple(DATASETS) == TABLES
 
@@ -89,6 +108,7 @@ def build_demo(
     only: str | Sequence[str] | None = None,
     if_missing: bool = False,
     progress: bool = True,
+    spectra_count: int = DEFAULT_SPECTRA,
     log: Callable[[str], None] = lambda _: None,
 ) -> list[Outcome]:
     """Build the demo tables into ``data_dir``'s catalogs.
@@ -103,6 +123,10 @@ def build_demo(
     from skydock.engine.ingest import ingest_catalog
 
     check_rows(rows)
+    if not 1 <= spectra_count <= MAX_SPECTRA:
+        raise CatalogError(
+            f"--spectra must be between 1 and {MAX_SPECTRA:,}, not {spectra_count:,}"
+        )
     datasets = select(only)
     with_images = IMAGES in _wanted(only)
     store = CatalogStore.for_data_dir(Path(data_dir))
@@ -120,7 +144,9 @@ def build_demo(
             f"{', '.join(present)} already {verb}; pass --if-missing to keep existing tables "
             f"and build the rest, or drop first ({drops})"
         )
-    spec = BuildSpec(rows=rows, seed=seed, progress=progress)
+    spec = BuildSpec(
+        rows=rows, seed=seed, progress=progress, data_dir=Path(data_dir), spectra=spectra_count
+    )
     outcomes: list[Outcome] = []
     scratch = store.staging_dir()
     try:

@@ -35,6 +35,10 @@ class BuildSpec:
     rows: int
     seed: int
     progress: bool = False
+    # Tables built from other tables (demo.specobj reads demo.objects) need the data
+    # directory; ``spectra`` sizes demo.specobj.
+    data_dir: Path | None = None
+    spectra: int = 3000
 
 
 @dataclass(frozen=True)
@@ -82,7 +86,9 @@ class Dataset:
 
     def describe(self, spec: BuildSpec) -> str:
         """The table description, with the seed and row count of this build filled in."""
-        return self.description.format(seed=spec.seed, rows=f"{spec.rows:,}")
+        return self.description.format(
+            seed=spec.seed, rows=f"{spec.rows:,}", spectra=f"{spec.spectra:,}"
+        )
 
     def meta(self, spec: BuildSpec) -> dict[str, Any]:
         """The sidecar mapping ingest takes: table description, per-column unit/UCD/text."""

@@ -183,6 +183,20 @@ class NotebooksConfig(BaseModel):
     )
 
 
+class SpectraConfig(BaseModel):
+    """Spectra served from ``<data_dir>/spectra`` by ``/api/spectra``."""
+
+    model_config = {"extra": "forbid"}
+
+    max_spectra: int = Field(
+        default=5000, gt=0, description="Spectra returned at most by one request."
+    )
+    default_collection: str = Field(
+        default="demo.specobj",
+        description="The catalog table whose spectra a request without 'collection' reads.",
+    )
+
+
 class ImagesConfig(BaseModel):
     """Image search (SIA v2) and cutouts (SODA, ``/api/images/cutout``)."""
 
@@ -225,4 +239,5 @@ class Config(BaseSettings):
     tap: TapConfig = Field(default_factory=TapConfig)
     classes: ClassesConfig = Field(default_factory=ClassesConfig)
     notebooks: NotebooksConfig = Field(default_factory=NotebooksConfig)
+    spectra: SpectraConfig = Field(default_factory=SpectraConfig)
     images: ImagesConfig = Field(default_factory=ImagesConfig)

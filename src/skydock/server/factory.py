@@ -11,6 +11,7 @@ from pathlib import Path
 from skydock.engine.catalog import CatalogStore
 from skydock.engine.executor import SPILL_DIR, DuckDBExecutor, Limits
 from skydock.engine.images import ImageRegistry
+from skydock.engine.spectra import SpectraStore
 from skydock.server.config import Config, LocalStorageConfig, S3StorageConfig
 from skydock.server.services.auth import AuthPolicy, AuthService
 from skydock.server.services.classes import ClassService
@@ -19,6 +20,7 @@ from skydock.server.services.jobs import JobLimits, JobService
 from skydock.server.services.mydb import MyDBLimits, MyDBService
 from skydock.server.services.notebooks import NotebookService
 from skydock.server.services.query import QueryService
+from skydock.server.services.spectra import SpectraLimits, SpectraService
 from skydock.server.services.storage import (
     StoragePolicy,
     StorageService,
@@ -145,6 +147,15 @@ class Factory:
         return TapService(
             self.query_service(), self.jobs, self.tap_schema, limits, self.storage_service()
         )
+
+    @cached_property
+    def spectra_store(self) -> SpectraStore:
+        return SpectraStore(self.config.data_dir)
+
+    def spectra_service(self) -> SpectraService:
+        s = self.config.spectra
+        limits = SpectraLimits(max_spectra=s.max_spectra, default_collection=s.default_collection)
+        return SpectraService(self.spectra_store, self.query_service(), limits)
 
     @cached_property
     def image_registry(self) -> ImageRegistry:
