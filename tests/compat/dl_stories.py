@@ -120,6 +120,21 @@ def async_() -> None:
     again = qc.query(sql=Q, async_=True, wait=False)
     check(21, re.fullmatch(r"[A-Za-z0-9_-]+", again), again)
     check(19, qc.status("nosuchjob").startswith("Error"), qc.status("nosuchjob"))
+    # qc.jobs() through /res/findJobs: text, JSON (a quote in the query survives the
+    # client's quote swap), one job, by status, and deleting finished ones.
+    quoted = qc.query(sql="select name from demo.stars where name = 'Vega'", async_=True)
+    check(23, qc.wait(quoted) == "COMPLETED")
+    listing = qc.jobs()
+    check(23, jid in listing and quoted in listing and "COMPLETED" in listing, listing)
+    records = {r["jobid"]: r for r in qc.jobs(format="json")}
+    check(23, records[quoted]["query"].endswith("name = 'Vega'"), records.get(quoted))
+    check(23, records[bad]["phase"] == "ERROR" and "nope" in records[bad]["error"], records)
+    check(23, [r["jobid"] for r in qc.jobs(jobId=jid, format="json")] == [jid])
+    failed = [r["jobid"] for r in qc.jobs(format="json", status="ERROR")]
+    check(23, failed == [bad], failed)
+    check(23, bad in qc.jobs(status="ERROR", option="delete"))
+    check(23, qc.jobs(format="json", status="ERROR") == [])
+    check(23, "status" in raises(23, qc.jobs, status="SLEEPING"))
 
 
 def mydb() -> None:

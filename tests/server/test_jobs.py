@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -333,3 +334,29 @@ async def test_expired_jobs_are_destroyed_by_the_sweep(data_dir: Path) -> None:
         assert archived["destruction"] is not None
         r = await client.get(f"/api/jobs/{job_id}/result")
         assert r.status_code == 409 and "destruction" in r.json()["message"]
+
+
+@pytest.mark.anyio
+async def test_datalab_find_jobs_lists_only_the_callers_jobs(
+    client: httpx.AsyncClient, users: dict[str, str]
+) -> None:
+    """``/res/findJobs`` (``qc.jobs()``) shows a user's own jobs and nobody else's."""
+    alice, bob = [await login(client, n) for n in ("alice", "bob")]
+    job_id = await submit(client, alice, q=QUERY)
+    await finished(client, job_id, alice)
+    mine = await client.get("/res/findJobs", params={"format": "json"}, headers=alice)
+    assert mine.status_code == 200
+    # What the client does with the body: quotes swapped, one character cut at each end.
+    records = json.loads(mine.text.replace("'", '"')[1:-1])
+    assert [(r["jobid"], r["phase"], r["rows"]) for r in records] == [(job_id, "COMPLETED", 250)]
+    theirs = await client.get("/res/findJobs", params={"format": "json"}, headers=bob)
+    assert json.loads(theirs.text.replace("'", '"')[1:-1]) == []
+    one = await client.get("/res/findJobs", params={"jobid": job_id}, headers=bob)
+    assert one.status_code == 404 and one.text.startswith("Error:")
+    # Bob's delete of everything touches nothing of Alice's.
+    await client.get("/res/findJobs", params={"option": "delete"}, headers=bob)
+    assert (await client.get(f"/api/jobs/{job_id}", headers=alice)).status_code == 200
+    anonymous = await client.get("/res/findJobs")
+    assert anonymous.status_code == 401 and "log in" in anonymous.text
+    bad = await client.get("/res/findJobs", params={"format": "xml"}, headers=alice)
+    assert bad.status_code == 400 and "format" in bad.text

@@ -30,6 +30,7 @@ from skydock.server.handlers import (
 )
 from skydock.server.handlers.datalab import auth as dl_auth
 from skydock.server.handlers.datalab import query as dl_query
+from skydock.server.handlers.datalab import res as dl_res
 from skydock.server.handlers.datalab import storage as dl_storage
 
 
@@ -68,6 +69,7 @@ def create_app(config: Config | None = None) -> FastAPI:
         dl_auth.router,
         dl_query.router,
         dl_storage.router,
+        dl_res.router,
         tap.router,
         uws.router,
         sia.router,
