@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -17,6 +18,7 @@ from typer.testing import CliRunner
 
 from skydock.cli import catalog
 from skydock.engine.catalog import CatalogStore
+from skydock.engine.spectra import ARRAYS, collection_path, write_collection
 from skydock.errors import CatalogError, CatalogExistsError, UnknownTableError
 from tests.conftest import make_points
 
@@ -101,10 +103,25 @@ def test_ingest_list_describe_drop(files: Path) -> None:
     assert code == 1
     assert path.is_dir(), "declining the prompt must keep the catalog"
 
+    # A table with spectra (as demo.specobj has) loses them with it; others keep theirs.
+    spectra = write_collection(
+        collection_path(data, "demo.points"),
+        np.array([2**60 + 1, 2**60 + 2]),
+        np.linspace(3600.0, 9800.0, 8),
+        {k: np.zeros((2, 8), dtype=np.uint8 if k == "mask" else np.float32) for k in ARRAYS},
+    )
+    kept = write_collection(
+        collection_path(data, "demo.other"),
+        np.array([7]),
+        np.linspace(3600.0, 9800.0, 8),
+        {k: np.zeros((1, 8), dtype=np.uint8 if k == "mask" else np.float32) for k in ARRAYS},
+    )
     code, out, _ = run("catalog", "drop", "demo.points", "--yes", "--data-dir", str(data))
     assert code == 0
     assert "dropped demo.points" in out
     assert not path.exists()
+    assert not spectra.parent.exists() and "deleted its spectra" in out
+    assert kept.is_file()
     code, out, _ = run("catalog", "list", "--data-dir", str(data))
     assert "no catalogs" in out
 

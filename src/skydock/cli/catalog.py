@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -127,6 +128,14 @@ def drop(
         )
     store.drop(meta.qualified)
     typer.echo(f"dropped {meta.qualified}")
+    # A table's spectra (demo.specobj's) mean nothing without it; the next build would
+    # overwrite them, but a drop should not leave them behind.
+    from skydock.engine.spectra import collection_path
+
+    spectra = collection_path(data_dir, meta.qualified).parent
+    if spectra.is_dir():
+        shutil.rmtree(spectra)
+        typer.echo(f"deleted its spectra in {spectra}")
 
 
 def _clip(text: str, width: int) -> str:
