@@ -93,10 +93,12 @@ def stream_result_arrow(
     *,
     columns: Sequence[ColumnMeta | None] | None = None,
     overflow: object = False,
-    info: Mapping[str, str] | None = None,
+    info: Mapping[str, str | bytes] | None = None,
     describe: Callable[[Exception], str] = str,
 ) -> Iterator[bytes]:
-    """The result as an Arrow IPC stream, in pieces as rows arrive (see ``stream_arrow``)."""
+    """The result as an Arrow IPC stream, in pieces as rows arrive (see ``stream_arrow``).
+
+    ``info`` becomes the schema's key-value metadata; a bytes value goes in as it is."""
     cols = describe_all(schema, columns)
     return stream_arrow(schema, cols, batches, overflow, dict(info or {}), describe)
 

@@ -17,7 +17,9 @@ PARQUET_ROW_GROUP = 131_072
 VOPARQUET_VERSION = "1.0"
 
 
-def _arrow_schema(schema: pa.Schema, cols: list[Column], info: Mapping[str, str]) -> pa.Schema:
+def _arrow_schema(
+    schema: pa.Schema, cols: list[Column], info: Mapping[str, str | bytes]
+) -> pa.Schema:
     fields = []
     for field, col in zip(schema, cols, strict=True):
         meta = dict(field.metadata or {})
@@ -28,7 +30,9 @@ def _arrow_schema(schema: pa.Schema, cols: list[Column], info: Mapping[str, str]
             else:
                 meta.pop(key.encode(), None)
         fields.append(field.with_metadata(meta or None))
-    metadata = {str(k).encode(): str(v).encode() for k, v in info.items()}
+    metadata = {
+        str(k).encode(): v if isinstance(v, bytes) else str(v).encode() for k, v in info.items()
+    }
     return pa.schema(fields, metadata=metadata or None)
 
 
@@ -138,7 +142,7 @@ def stream_arrow(
     cols: list[Column],
     batches: Iterable[pa.RecordBatch],
     overflow: object,
-    info: Mapping[str, str],
+    info: Mapping[str, str | bytes],
     describe: Callable[[Exception], str] = str,
 ) -> Iterator[bytes]:
     """An Arrow IPC stream in pieces of about a megabyte, written as the rows arrive.

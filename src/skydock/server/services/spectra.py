@@ -19,6 +19,7 @@ from typing import Any, Literal
 import numpy as np
 import pyarrow as pa
 
+from skydock.engine.formats import stream_result_arrow
 from skydock.engine.spectra import (
     ARRAYS,
     ID,
@@ -179,35 +180,12 @@ def _combine(meta: pa.Table, spectra: pa.Table, store: SpectraCollection) -> pa.
     return pa.Table.from_arrays(list(columns.values()), schema=schema)
 
 
-class _Chunks:
-    """A write-only file for the IPC writer that hands over what was written so far."""
-
-    def __init__(self) -> None:
-        self.parts: list[bytes] = []
-        self.closed = False
-
-    def write(self, data: bytes | memoryview | pa.Buffer) -> int:
-        view = memoryview(data)
-        self.parts.append(view.tobytes())
-        return view.nbytes
-
-    def flush(self) -> None:
-        pass
-
-    def take(self) -> bytes:
-        out = b"".join(self.parts)
-        self.parts.clear()
-        return out
-
-
 def arrow_stream(table: pa.Table, chunk_rows: int = 64) -> Iterator[bytes]:
-    """The table as an Arrow IPC stream, a few spectra per message, sent as written."""
-    sink = _Chunks()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        for batch in table.to_batches(max_chunksize=chunk_rows):
-            writer.write_batch(batch)
-            yield sink.take()
-    yield sink.take()
+    """The table as the engine's streamed Arrow answer (a few spectra per batch, the row
+    count in a trailer); the wavelength grid and units stay in the schema metadata."""
+    info = {k.decode(): v for k, v in (table.schema.metadata or {}).items()}
+    batches = table.to_batches(max_chunksize=chunk_rows)
+    return stream_result_arrow(table.schema, batches, info=info)
 
 
 def json_row(table: pa.Table) -> dict[str, Any]:
