@@ -31,13 +31,13 @@ import typer
 from skydock.cli.options import DataDir
 from skydock.jupyter.home import write_private
 from skydock.jupyter.hubconfig import HubSettings, render_config
+from skydock.server.services.notebooks import SOURCE_NOTEBOOKS
 
 HUB_ACCOUNT = "hub_service"
 HUB_TOKEN_TTL = timedelta(days=30)
 START_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 60.0  # the hub stops each user server and service in turn
 DEBIAN_NODE_LIBS = "/usr/share/nodejs"
-REPO_NOTEBOOKS = Path(__file__).resolve().parents[3] / "notebooks"
 
 
 def free_port() -> int:
@@ -178,7 +178,7 @@ class Stack:
     port: int = 8000
     demo_user: str | None = "demo"
     cull_timeout: int = 3600
-    notebooks: Path | None = REPO_NOTEBOOKS
+    notebooks: Path | None = SOURCE_NOTEBOOKS
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     accounts: Accounts | None = None
     api_url: str = ""
