@@ -9,7 +9,6 @@ character on each side, and no ``'`` appears in it: inside strings it is written
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter
@@ -18,6 +17,7 @@ from fastapi.responses import Response
 from skydock.errors import AuthenticationError, InvalidRequestError
 from skydock.server.handlers.datalab.common import hello_routes, text
 from skydock.server.handlers.deps import Caller, Services
+from skydock.server.handlers.jobs import render
 
 router = APIRouter(prefix="/res", include_in_schema=False)
 hello_routes(router, "resource")
@@ -36,7 +36,7 @@ STATUSES: dict[str, list[str] | None] = {
 }
 FORMATS = ("text", "json")
 OPTIONS = ("list", "delete")
-TEXT_COLUMNS = ("jobid", "phase", "submitted", "rows", "query")
+TEXT_COLUMNS = ("jobid", "phase", "created", "rows", "query")
 
 
 @router.get("/findJobs")
@@ -70,7 +70,8 @@ def find_jobs(
         if fmt == "json":
             return text(_wrapped_json([{"jobid": j} for j in deleted]))
         return text(f"{len(deleted)} job(s) deleted" + "".join(f"\n{j}" for j in deleted))
-    records = [_record(j) for j in jobs]
+    # The native API's record of a job, plus the key the Data Lab client looks for.
+    records = [{"jobid": j.id, **render(j)} for j in jobs]
     if fmt == "json":
         return text(_wrapped_json(records))
     lines = ["\t".join(TEXT_COLUMNS)]
@@ -83,26 +84,6 @@ def _choice(value: str, allowed: tuple[str, ...], name: str) -> str:
     if got not in allowed:
         raise InvalidRequestError(f"unknown {name} {value!r}; use one of {', '.join(allowed)}")
     return got
-
-
-def _record(job: Any) -> dict[str, Any]:
-    return {
-        "jobid": job.id,
-        "phase": job.phase,
-        "lang": job.language,
-        "query": job.query,
-        "format": job.format,
-        "out": job.out,
-        "submitted": _when(job.created_at),
-        "started": _when(job.started_at),
-        "finished": _when(job.finished_at),
-        "rows": job.rows,
-        "error": job.error,
-    }
-
-
-def _when(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment is not None else None
 
 
 def _cell(value: Any) -> str:
